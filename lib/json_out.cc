@@ -1,0 +1,39 @@
+#include "json_out.h"
+
+#include <unistd.h>
+
+#include "io.h"
+
+namespace ipctk {
+
+bool want_pretty(bool pretty_flag) { return pretty_flag || isatty(1) == 1; }
+
+Status print_document(const Json& doc, bool pretty) {
+  // Invalid UTF-8 can only come from data, which is encoded before it gets
+  // here; replace rather than throw so that a bug cannot crash the tool.
+  std::string text = doc.dump(pretty ? 2 : -1, ' ', false,
+                              Json::error_handler_t::replace);
+  text.push_back('\n');
+  return write_all(1, text.data(), text.size(), "stdout");
+}
+
+Json error_json(const Error& error) {
+  Json body;
+  body["op"] = error.op;
+  body["errno"] = error.err;
+  body["code"] = error.code();
+  body["message"] = error.message;
+  if (!error.hint.empty()) body["hint"] = error.hint;
+  Json doc;
+  doc["error"] = std::move(body);
+  return doc;
+}
+
+void print_error(const Error& error) {
+  std::string text = error_json(error).dump(-1, ' ', false,
+                                            Json::error_handler_t::replace);
+  text.push_back('\n');
+  (void)write_all(2, text.data(), text.size(), "stderr");
+}
+
+}  // namespace ipctk

@@ -1,0 +1,31 @@
+#ifndef IPCTK_JSON_OUT_H_
+#define IPCTK_JSON_OUT_H_
+
+#include <nlohmann/json.hpp>
+
+#include "error.h"
+
+/// The one writer of every tool's output: one JSON document on stdout, one
+/// JSON error line on stderr (see ipctk(7)).
+namespace ipctk {
+
+using Json = nlohmann::ordered_json;
+
+/// Pretty when asked, or when stdout is a terminal (a person is reading).
+bool want_pretty(bool pretty_flag);
+
+/// Writes `doc` and a newline to stdout in one write(2) sequence. A closed
+/// stdout or a full device is an error; the caller must not report success
+/// after it.
+Status print_document(const Json& doc, bool pretty);
+
+/// Writes {"error":{...}} as one line to stderr. Best effort: there is no
+/// one left to tell if stderr fails too.
+void print_error(const Error& error);
+
+/// The error object alone, for embedding and for tests.
+Json error_json(const Error& error);
+
+}  // namespace ipctk
+
+#endif  // IPCTK_JSON_OUT_H_

@@ -1,0 +1,166 @@
+#include "process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+
+namespace ipctk {
+
+namespace {
+
+constexpr int kHeldSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+sigset_t held_set(bool with_child) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : kHeldSignals) sigaddset(&set, s);
+  if (with_child) sigaddset(&set, SIGCHLD);
+  return set;
+}
+
+double now_seconds() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+/// Reads one signal from the signalfd; 0 if none is pending.
+int take_signal(int fd, struct signalfd_siginfo* info) {
+  ssize_t n = read(fd, info, sizeof *info);
+  if (n != static_cast<ssize_t>(sizeof *info)) return 0;
+  return static_cast<int>(info->ssi_signo);
+}
+
+}  // namespace
+
+SignalCatcher::SignalCatcher() {
+  sigset_t set = held_set(true);
+  sigset_t old;
+  static_assert(sizeof old <= sizeof old_mask_);
+  if (sigprocmask(SIG_BLOCK, &set, &old) != 0) return;
+  std::memcpy(old_mask_, &old, sizeof old);
+  had_mask_ = true;
+  fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+SignalCatcher::~SignalCatcher() {
+  if (fd_ >= 0) close(fd_);
+  if (had_mask_) {
+    sigset_t old;
+    std::memcpy(&old, old_mask_, sizeof old);
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+  }
+}
+
+Result<int> hold(const SignalCatcher& signals, HoldUntil until,
+                 double seconds) {
+  if (!signals.ok()) return sys_error("signalfd", errno);
+  double deadline = now_seconds() + seconds;
+  bool watch_stdin = until == HoldUntil::kStdinEof;
+  for (;;) {
+    struct pollfd fds[2] = {{signals.fd(), POLLIN, 0}, {0, POLLIN, 0}};
+    int timeout_ms = -1;
+    if (until == HoldUntil::kDeadline) {
+      double left = deadline - now_seconds();
+      if (left <= 0) return 0;
+      timeout_ms = static_cast<int>(std::ceil(std::min(left, 86400.0) * 1000));
+    }
+    int n = poll(fds, watch_stdin ? 2 : 1, timeout_ms);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return sys_error("poll", errno);
+    }
+    if (fds[0].revents & POLLIN) {
+      struct signalfd_siginfo info;
+      int sig = take_signal(signals.fd(), &info);
+      if (sig != 0 && sig != SIGCHLD) return kExitSignalBase + sig;
+    }
+    if (watch_stdin && fds[1].revents != 0) {
+      if (fds[1].revents & POLLNVAL) return 0;  // no stdin at all
+      char buf[4096];
+      ssize_t r = read(0, buf, sizeof buf);
+      if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) return 0;
+    }
+  }
+}
+
+Result<int> run_command(const SignalCatcher& signals,
+                        const std::vector<std::string>& argv) {
+  if (argv.empty()) return usage_error("-- COMMAND: no command given");
+  if (!signals.ok()) return sys_error("signalfd", errno);
+  // The child reports a failed exec through this pipe; a successful exec
+  // closes it (O_CLOEXEC) and the parent reads end of file.
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return sys_error("pipe2", errno);
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+
+  sigset_t old;
+  sigset_t empty;
+  sigemptyset(&empty);
+  pid_t child = fork();
+  if (child < 0) {
+    int err = errno;
+    close(pipefd[0]);
+    close(pipefd[1]);
+    return sys_error("fork", err);
+  }
+  if (child == 0) {
+    // The child gets the mask the tool started with: nothing blocked here.
+    (void)old;
+    sigprocmask(SIG_SETMASK, &empty, nullptr);
+    close(pipefd[0]);
+    execvp(args[0], args.data());
+    int err = errno;
+    (void)!write(pipefd[1], &err, sizeof err);
+    _exit(err == ENOENT ? kExitCommandNotFound : kExitCannotExec);
+  }
+  close(pipefd[1]);
+  int exec_err = 0;
+  ssize_t got;
+  do {
+    got = read(pipefd[0], &exec_err, sizeof exec_err);
+  } while (got < 0 && errno == EINTR);
+  close(pipefd[0]);
+
+  int status = 0;
+  for (;;) {
+    pid_t r = waitpid(child, &status, WNOHANG);
+    if (r == child) break;
+    if (r < 0 && errno != EINTR) return sys_error("waitpid", errno);
+    struct pollfd fds = {signals.fd(), POLLIN, 0};
+    if (poll(&fds, 1, -1) < 0 && errno != EINTR)
+      return sys_error("poll", errno);
+    struct signalfd_siginfo info;
+    int sig;
+    while ((sig = take_signal(signals.fd(), &info)) != 0) {
+      if (sig == SIGCHLD) continue;
+      // A signal from the terminal went to the child's process group too;
+      // one sent with kill(2) to this process alone is passed on.
+      if (info.ssi_code == SI_USER || info.ssi_code == SI_QUEUE)
+        kill(child, sig);
+    }
+  }
+  if (got == static_cast<ssize_t>(sizeof exec_err)) {
+    Error e = sys_error("execvp", exec_err, argv[0],
+                        exec_err == ENOENT ? "the command was not found in PATH"
+                                           : "");
+    e.exit_status = exec_err == ENOENT ? kExitCommandNotFound : kExitCannotExec;
+    return e;
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return kExitSignalBase + WTERMSIG(status);
+  return kExitFailed;
+}
+
+}  // namespace ipctk

@@ -1,0 +1,52 @@
+#ifndef IPCTK_PROCESS_H_
+#define IPCTK_PROCESS_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "error.h"
+
+/// Processes: holding something until a deadline, end of input or a signal,
+/// and running a command while holding it.
+namespace ipctk {
+
+/// Blocks the signals that end a hold (INT, TERM, HUP, QUIT) and reads them
+/// from a signalfd instead, so that whoever holds a resource can release it
+/// before exiting. Restores the mask when destroyed.
+class SignalCatcher {
+ public:
+  SignalCatcher();
+  ~SignalCatcher();
+  SignalCatcher(const SignalCatcher&) = delete;
+  SignalCatcher& operator=(const SignalCatcher&) = delete;
+  int fd() const { return fd_; }
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+  bool had_mask_ = false;
+  unsigned char old_mask_[128] = {};
+};
+
+enum class HoldUntil {
+  kDeadline,   // the given number of seconds passed
+  kStdinEof,   // standard input reached its end (or was closed)
+};
+
+/// Waits as asked, or until one of the catcher's signals arrives. Returns the
+/// exit status to end with: 0, or 128 + the signal.
+Result<int> hold(const SignalCatcher& signals, HoldUntil until,
+                 double seconds);
+
+/// Runs argv (execvp, never through a shell) and waits for it, forwarding
+/// signals that other processes send to this one (the terminal signals the
+/// whole process group itself). Returns the exit status to end with: the
+/// command's, or 128 + the signal that killed it; 126/127 with an error when
+/// it cannot be executed.
+Result<int> run_command(const SignalCatcher& signals,
+                        const std::vector<std::string>& argv);
+
+}  // namespace ipctk
+
+#endif  // IPCTK_PROCESS_H_

@@ -1,0 +1,341 @@
+#include "shm_cli.h"
+
+#include <fcntl.h>
+#include <sys/ipc.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdint>
+
+#include "encoding.h"
+#include "io.h"
+#include "parse.h"
+#include "process.h"
+#include "shm_segment.h"
+#include "sysv_list.h"
+
+namespace ipctk {
+
+namespace {
+
+Result<int> resolve(const TargetArgs& target) {
+  auto key = target_key(target);
+  if (!key) return key.error();
+  if (*key) return shm_find(**key);
+  return parse_id(target.id);
+}
+
+Result<std::optional<uint64_t>> optional_size(const std::string& text,
+                                              const char* what) {
+  if (text.empty()) return std::optional<uint64_t>();
+  auto v = parse_size(text, what);
+  if (!v) return v.error();
+  return std::optional<uint64_t>(*v);
+}
+
+/// Offset and length of a read or write, checked against the segment.
+Result<Region> region_of(const std::string& offset_text,
+                         const std::string& length_text, uint64_t size) {
+  auto offset = optional_size(offset_text, "--offset");
+  if (!offset) return offset.error();
+  auto length = optional_size(length_text, "--length");
+  if (!length) return length.error();
+  return make_region(size, offset->value_or(0), *length);
+}
+
+Outcome document(Json doc) { return Outcome{std::move(doc), kExitOk}; }
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+Result<Outcome> shm_create_command(const ShmCreateArgs& a, const Context&) {
+  if (a.size.empty()) return usage_error("--size is required");
+  auto size = parse_size(a.size, "--size");
+  if (!size) return size.error();
+  auto mode = parse_mode(a.mode);
+  if (!mode) return mode.error();
+  auto key = creation_key(a.key, a.is_private, a.key_path, a.proj_id);
+  if (!key) return key.error();
+  ShmCreateRequest request{*key, *size, *mode, a.excl, a.hugetlb, a.noreserve};
+  auto made = shm_create(request);
+  if (!made) return made.error();
+  auto info = shm_stat(made->id);
+  if (!info) return info.error();
+  Json doc = to_json(*info);
+  doc["effective_size"] = effective_size(info->size, a.hugetlb);
+  doc["created"] = made->created;
+  // The kernel does not keep these two in the mode word: report what this
+  // call asked for when it created the segment.
+  if (made->created) {
+    doc["hugetlb"] = a.hugetlb;
+    doc["noreserve"] = a.noreserve;
+  }
+  return document(std::move(doc));
+}
+
+Result<Outcome> shm_attach_command(const ShmAttachArgs& a, const Context& ctx) {
+  auto id = resolve(a.target);
+  if (!id) return id.error();
+  std::optional<double> seconds;
+  if (!a.hold.empty()) {
+    if (!ctx.command.empty())
+      return usage_error("give either --hold or -- COMMAND, not both");
+    auto s = parse_seconds(a.hold, "--hold");
+    if (!s) return s.error();
+    seconds = *s;
+  }
+  // Signals are caught before attaching, so none can end the process while
+  // it is attached without a detach.
+  SignalCatcher signals;
+  if (!signals.ok()) return sys_error("signalfd", errno);
+  auto att = Attachment::attach(*id, a.readonly);
+  if (!att) return att.error();
+  auto info = shm_stat(*id);
+  if (!info) return info.error();
+  Json doc;
+  doc["id"] = *id;
+  doc["key"] = static_cast<uint32_t>(info->key);
+  doc["key_hex"] = key_hex(info->key);
+  doc["address"] = reinterpret_cast<uintptr_t>(att->data());
+  doc["address_hex"] = hex_u64(reinterpret_cast<uintptr_t>(att->data()));
+  doc["size"] = att->size();
+  doc["readonly"] = a.readonly;
+  doc["nattch"] = info->nattch;
+  doc["pid"] = getpid();
+  doc["until"] = !ctx.command.empty() ? "command"
+                 : seconds            ? "deadline"
+                                      : "stdin";
+  auto printed = print_document(doc, ctx.pretty);
+  if (!printed) return printed.error();
+  Result<int> status = !ctx.command.empty()
+                           ? run_command(signals, ctx.command)
+                       : seconds ? hold(signals, HoldUntil::kDeadline, *seconds)
+                                 : hold(signals, HoldUntil::kStdinEof, 0);
+  if (!status) return status.error();
+  return Outcome{std::nullopt, *status};
+}
+
+Result<Outcome> shm_read_command(const ShmReadArgs& a, const Context&) {
+  auto encoding = parse_encoding(a.encoding);
+  if (!encoding) return encoding.error();
+  auto id = resolve(a.target);
+  if (!id) return id.error();
+  auto att = Attachment::attach(*id, true);
+  if (!att) return att.error();
+  auto region = region_of(a.offset, a.length, att->size());
+  if (!region) return region.error();
+  if (a.raw) {
+    auto sent = att->read_to_fd(*region, 1);
+    if (!sent) return sent.error();
+    return Outcome{std::nullopt, kExitOk};
+  }
+  auto text = encode(att->bytes(*region), *encoding);
+  if (!text) return text.error();
+  Json doc;
+  doc["id"] = *id;
+  doc["offset"] = region->offset;
+  doc["length"] = region->length;
+  doc["encoding"] = encoding_name(*encoding);
+  doc["data"] = std::move(*text);
+  return document(std::move(doc));
+}
+
+Result<Outcome> shm_write_command(const ShmWriteArgs& a, const Context&) {
+  int sources = a.data.has_value() + a.hex.has_value() +
+                a.base64.has_value() + !a.file.empty();
+  if (sources > 1)
+    return usage_error("give only one of --data, --hex, --base64 and --file");
+  // Decode before touching the segment: bad input changes nothing.
+  std::optional<std::string> bytes;
+  if (a.data) bytes = *a.data;
+  if (a.hex) {
+    auto d = hex_decode(*a.hex);
+    if (!d) return d.error();
+    bytes = std::move(*d);
+  }
+  if (a.base64) {
+    auto d = base64_decode(*a.base64);
+    if (!d) return d.error();
+    bytes = std::move(*d);
+  }
+  auto offset = optional_size(a.offset, "--offset");
+  if (!offset) return offset.error();
+  auto length = optional_size(a.length, "--length");
+  if (!length) return length.error();
+  auto id = resolve(a.target);
+  if (!id) return id.error();
+
+  int input_fd = 0;
+  std::optional<Fd> file;
+  if (!bytes && !a.file.empty() && a.file != "-") {
+    int fd = open(a.file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return sys_error("open", errno, "--file " + a.file);
+    file.emplace(fd);
+    input_fd = fd;
+  }
+  auto att = Attachment::attach(*id, false);
+  if (!att) return att.error();
+  auto region = make_region(att->size(), offset->value_or(0), *length);
+  if (!region) return region.error();
+  uint64_t zeroed = 0;
+  uint64_t written = 0;
+  if (bytes) {
+    auto w = att->write(*region, *bytes, a.zero_fill, &zeroed);
+    if (!w) return w.error();
+    written = bytes->size();
+  } else {
+    auto w = att->write_from_fd(*region, input_fd, a.zero_fill, &zeroed);
+    if (!w) return w.error();
+    written = *w;
+  }
+  Json doc;
+  doc["id"] = *id;
+  doc["offset"] = region->offset;
+  doc["written"] = written;
+  doc["zero_filled"] = zeroed;
+  return document(std::move(doc));
+}
+
+Result<Outcome> shm_rm_command(const ShmRmArgs& a, const Context&) {
+  if (a.ids.empty() && a.keys.empty())
+    return usage_error("nothing to remove", "give IDs or --key K");
+  // Every target is resolved and checked first, so that a bad one removes
+  // nothing.
+  std::vector<ShmInfo> targets;
+  for (const auto& text : a.ids) {
+    auto id = parse_id(text);
+    if (!id) return id.error();
+    auto info = shm_stat(*id);
+    if (!info) return info.error();
+    targets.push_back(*info);
+  }
+  for (const auto& text : a.keys) {
+    auto key = parse_key(text);
+    if (!key) return key.error();
+    auto id = shm_find(*key);
+    if (!id) return id.error();
+    auto info = shm_stat(*id);
+    if (!info) return info.error();
+    targets.push_back(*info);
+  }
+  Json removed = Json::array();
+  for (const ShmInfo& t : targets) {
+    bool seen = false;
+    for (const auto& r : removed) seen = seen || r["id"] == t.id;
+    if (seen) continue;
+    auto rm = shm_remove(t.id);
+    if (!rm) return rm.error();
+    Json entry;
+    entry["id"] = t.id;
+    entry["key"] = static_cast<uint32_t>(t.key);
+    entry["key_hex"] = key_hex(t.key);
+    entry["nattch"] = t.nattch;
+    entry["deferred"] = t.nattch > 0;
+    removed.push_back(std::move(entry));
+  }
+  Json doc;
+  doc["removed"] = std::move(removed);
+  return document(std::move(doc));
+}
+
+Result<Outcome> shm_stat_command(const ShmStatArgs& a, const Context&) {
+  auto id = resolve(a.target);
+  if (!id) return id.error();
+  auto info = shm_stat(*id);
+  if (!info) return info.error();
+  return document(to_json(*info));
+}
+
+Result<Outcome> shm_list_command(const ShmListArgs& a, const Context&) {
+  std::optional<key_t> key;
+  std::optional<uint64_t> owner, cpid;
+  if (!a.key.empty()) {
+    auto k = parse_key(a.key);
+    if (!k) return k.error();
+    key = *k;
+  }
+  if (!a.owner.empty()) {
+    auto u = parse_uint(a.owner, "--owner", UINT32_MAX);
+    if (!u) return u.error();
+    owner = *u;
+  }
+  if (!a.creator_pid.empty()) {
+    auto p = parse_uint(a.creator_pid, "--creator-pid", INT_MAX);
+    if (!p) return p.error();
+    cpid = *p;
+  }
+  auto all = list_segments();
+  if (!all) return all.error();
+  Json segments = Json::array();
+  for (const ShmInfo& s : *all) {
+    if (key && s.key != *key) continue;
+    if (owner && s.uid != *owner) continue;
+    if (cpid && static_cast<uint64_t>(s.cpid) != *cpid) continue;
+    segments.push_back(to_json(s));
+  }
+  Json doc;
+  doc["count"] = segments.size();
+  doc["segments"] = std::move(segments);
+  return document(std::move(doc));
+}
+
+Result<Outcome> shm_info_command(const Context&) {
+  auto limits = shm_limits();
+  if (!limits) return limits.error();
+  return document(to_json(*limits));
+}
+
+Result<Outcome> shm_set_command(const ShmSetArgs& a, const Context&) {
+  ShmSetRequest request;
+  if (a.mode.empty() && a.uid.empty() && a.gid.empty())
+    return usage_error("nothing to set", "give --mode, --uid and/or --gid");
+  if (!a.mode.empty()) {
+    auto m = parse_mode(a.mode);
+    if (!m) return m.error();
+    request.mode = *m;
+  }
+  // (uid_t)-1 means "unchanged" to the kernel's chown family: refuse it.
+  if (!a.uid.empty()) {
+    auto u = parse_uint(a.uid, "--uid", UINT32_MAX - 1);
+    if (!u) return u.error();
+    request.uid = static_cast<uid_t>(*u);
+  }
+  if (!a.gid.empty()) {
+    auto g = parse_uint(a.gid, "--gid", UINT32_MAX - 1);
+    if (!g) return g.error();
+    request.gid = static_cast<gid_t>(*g);
+  }
+  auto id = resolve(a.target);
+  if (!id) return id.error();
+  auto set = shm_set(*id, request);
+  if (!set) return set.error();
+  auto info = shm_stat(*id);
+  if (!info) return info.error();
+  return document(to_json(*info));
+}
+
+Result<Outcome> shm_lock_command(const ShmStatArgs& a, bool lock,
+                                 const Context&) {
+  auto id = resolve(a.target);
+  if (!id) return id.error();
+  auto done = shm_lock(*id, lock);
+  if (!done) return done.error();
+  auto info = shm_stat(*id);
+  if (!info) return info.error();
+  return document(to_json(*info));
+}
+
+}  // namespace ipctk

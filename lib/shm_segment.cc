@@ -1,0 +1,370 @@
+#include "shm_segment.h"
+
+#include <fcntl.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "io.h"
+#include "parse.h"
+
+namespace ipctk {
+
+namespace {
+
+/// shmget flags Linux accepts but older headers may not name.
+#ifndef SHM_NORESERVE
+constexpr int SHM_NORESERVE = 010000;
+#endif
+#ifndef SHM_HUGETLB
+constexpr int SHM_HUGETLB = 04000;
+#endif
+
+std::string id_text(int id) { return "segment " + std::to_string(id); }
+
+Error shmctl_error(const char* op, int err, int id) {
+  std::string hint;
+  if (err == EINVAL || err == EIDRM)
+    hint = "no segment has that id; 'sysv-shm list' shows the segments";
+  else if (err == EACCES || err == EPERM)
+    hint = "the segment's mode or owner does not allow this caller";
+  return sys_error(op, err, id_text(id), hint);
+}
+
+/// A private, lazily backed buffer for input of unknown length; pages are
+/// only touched as data arrives.
+class ScratchMap {
+ public:
+  explicit ScratchMap(size_t size) : size_(size) {
+    if (size_ == 0) return;
+    void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    data_ = p == MAP_FAILED ? nullptr : static_cast<char*>(p);
+  }
+  ~ScratchMap() {
+    if (data_ != nullptr) munmap(data_, size_);
+  }
+  ScratchMap(const ScratchMap&) = delete;
+  ScratchMap& operator=(const ScratchMap&) = delete;
+  char* data() const { return data_; }
+  bool ok() const { return size_ == 0 || data_ != nullptr; }
+
+ private:
+  size_t size_;
+  char* data_ = nullptr;
+};
+
+Error too_big(uint64_t have, uint64_t room, const Region& region) {
+  return Error{"write", EFBIG,
+               "the data is " + std::to_string(have) +
+                   " bytes but only " + std::to_string(room) +
+                   " fit at offset " + std::to_string(region.offset),
+               "nothing was written; shorten the data, lower --offset, or "
+               "use a larger segment",
+               kExitFailed};
+}
+
+Error too_big_unknown(uint64_t room, const Region& region) {
+  return Error{"write", EFBIG,
+               "the input is longer than the " + std::to_string(room) +
+                   " bytes that fit at offset " + std::to_string(region.offset),
+               "nothing was written; shorten the data, lower --offset, or "
+               "use a larger segment",
+               kExitFailed};
+}
+
+}  // namespace
+
+bool ShmInfo::dest() const { return (mode & SHM_DEST) != 0; }
+bool ShmInfo::locked() const { return (mode & SHM_LOCKED) != 0; }
+bool ShmInfo::hugetlb() const { return (mode & SHM_HUGETLB) != 0; }
+bool ShmInfo::noreserve() const { return (mode & SHM_NORESERVE) != 0; }
+
+Json to_json(const ShmInfo& info) {
+  Json j;
+  j["id"] = info.id;
+  j["key"] = static_cast<uint32_t>(info.key);
+  j["key_hex"] = key_hex(info.key);
+  j["mode"] = info.mode & 0777;
+  j["mode_octal"] = mode_octal(info.mode & 0777);
+  j["uid"] = info.uid;
+  j["gid"] = info.gid;
+  j["cuid"] = info.cuid;
+  j["cgid"] = info.cgid;
+  j["size"] = info.size;
+  j["nattch"] = info.nattch;
+  j["atime"] = info.atime;
+  j["dtime"] = info.dtime;
+  j["ctime"] = info.ctime;
+  j["cpid"] = info.cpid;
+  j["lpid"] = info.lpid;
+  j["dest"] = info.dest();
+  j["locked"] = info.locked();
+  j["hugetlb"] = info.hugetlb();
+  j["noreserve"] = info.noreserve();
+  return j;
+}
+
+Result<ShmCreated> shm_create(const ShmCreateRequest& request) {
+  if (request.size == 0)
+    return usage_error("--size: 0 is not a segment size",
+                       "a segment holds at least one byte");
+  if (request.size > SIZE_MAX) return usage_error("--size: too large");
+  int flags = static_cast<int>(request.mode & 0777);
+  if (request.hugetlb) flags |= SHM_HUGETLB;
+  if (request.noreserve) flags |= SHM_NORESERVE;
+  auto size = static_cast<size_t>(request.size);
+  // Try to create first: whether we created it is then a fact, and an
+  // existing key is only opened when the caller did not ask for a new one.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    int id = shmget(request.key, size, flags | IPC_CREAT | IPC_EXCL);
+    if (id >= 0) return ShmCreated{id, true};
+    int err = errno;
+    if (err == EEXIST && !request.excl) {
+      id = shmget(request.key, size, flags & 0777);
+      if (id >= 0) return ShmCreated{id, false};
+      err = errno;
+      if (err == ENOENT) continue;  // removed meanwhile: create again
+      if (err == EINVAL)
+        return sys_error("shmget", err,
+                         "key " + key_hex(request.key) +
+                             " exists with a smaller size",
+                         "'sysv-shm stat --key " + key_hex(request.key) +
+                             "' shows its size");
+      return sys_error("shmget", err, "key " + key_hex(request.key));
+    }
+    std::string hint;
+    if (err == EEXIST)
+      hint = "a segment with this key exists; drop --excl to open it";
+    else if (err == EINVAL)
+      hint = "the size is outside the kernel's shmmin..shmmax; "
+             "'sysv-shm info' shows the limits";
+    else if (err == ENOSPC)
+      hint = "the kernel's shmmni or shmall limit is reached; "
+             "'sysv-shm info' shows the limits";
+    else if (err == ENOMEM && request.hugetlb)
+      hint = "not enough huge pages are reserved (vm.nr_hugepages)";
+    else if (err == EPERM && request.hugetlb)
+      hint = "hugetlb segments need CAP_IPC_LOCK or vm.hugetlb_shm_group";
+    return sys_error("shmget", err,
+                     request.key == IPC_PRIVATE ? "private segment"
+                                                : "key " + key_hex(request.key),
+                     hint);
+  }
+  return sys_error("shmget", EAGAIN, "key " + key_hex(request.key) +
+                                         " kept appearing and vanishing");
+}
+
+Result<int> shm_find(key_t key) {
+  if (key == IPC_PRIVATE)
+    return usage_error("--key: a private segment has no key to look up",
+                       "name the segment by its id");
+  int id = shmget(key, 0, 0);
+  if (id < 0) {
+    int err = errno;
+    return sys_error("shmget", err, "key " + key_hex(key),
+                     err == ENOENT ? "no segment has this key; 'sysv-shm "
+                                     "list' shows the segments"
+                                   : "");
+  }
+  return id;
+}
+
+Result<ShmInfo> shm_stat(int id) {
+  struct shmid_ds ds;
+  if (shmctl(id, IPC_STAT, &ds) != 0) return shmctl_error("shmctl", errno, id);
+  ShmInfo info;
+  info.id = id;
+  info.key = ds.shm_perm.__key;
+  info.uid = ds.shm_perm.uid;
+  info.gid = ds.shm_perm.gid;
+  info.cuid = ds.shm_perm.cuid;
+  info.cgid = ds.shm_perm.cgid;
+  info.mode = ds.shm_perm.mode;
+  info.size = ds.shm_segsz;
+  info.nattch = ds.shm_nattch;
+  info.atime = ds.shm_atime;
+  info.dtime = ds.shm_dtime;
+  info.ctime = ds.shm_ctime;
+  info.cpid = ds.shm_cpid;
+  info.lpid = ds.shm_lpid;
+  return info;
+}
+
+Status shm_set(int id, const ShmSetRequest& request) {
+  struct shmid_ds ds;
+  if (shmctl(id, IPC_STAT, &ds) != 0) return shmctl_error("shmctl", errno, id);
+  if (request.mode) ds.shm_perm.mode = *request.mode;
+  if (request.uid) ds.shm_perm.uid = *request.uid;
+  if (request.gid) ds.shm_perm.gid = *request.gid;
+  if (shmctl(id, IPC_SET, &ds) != 0) return shmctl_error("shmctl", errno, id);
+  return Ok{};
+}
+
+Status shm_remove(int id) {
+  if (shmctl(id, IPC_RMID, nullptr) != 0)
+    return shmctl_error("shmctl", errno, id);
+  return Ok{};
+}
+
+Status shm_lock(int id, bool lock) {
+  if (shmctl(id, lock ? SHM_LOCK : SHM_UNLOCK, nullptr) != 0) {
+    int err = errno;
+    if (err == ENOMEM)
+      return sys_error("shmctl", err, id_text(id),
+                       "RLIMIT_MEMLOCK is too low for this segment");
+    return shmctl_error("shmctl", err, id);
+  }
+  return Ok{};
+}
+
+uint64_t page_size() {
+  static const uint64_t size = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  return size;
+}
+
+uint64_t huge_page_size() {
+  uint64_t kib = 0;
+  if (FILE* f = std::fopen("/proc/meminfo", "re")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      unsigned long long v = 0;
+      if (std::sscanf(line, "Hugepagesize: %llu kB", &v) == 1) {
+        kib = v;
+        break;
+      }
+    }
+    std::fclose(f);
+  }
+  return kib != 0 ? kib * 1024 : 2u << 20;
+}
+
+uint64_t effective_size(uint64_t size, bool hugetlb) {
+  uint64_t unit = hugetlb ? huge_page_size() : page_size();
+  if (size > UINT64_MAX - (unit - 1)) return size;
+  return (size + unit - 1) / unit * unit;
+}
+
+Result<Region> make_region(uint64_t segment_size, uint64_t offset,
+                           std::optional<uint64_t> length) {
+  if (offset > segment_size)
+    return Error{"bounds", ERANGE,
+                 "--offset " + std::to_string(offset) +
+                     " is past the end of the " +
+                     std::to_string(segment_size) + "-byte segment",
+                 "", kExitFailed};
+  uint64_t room = segment_size - offset;
+  if (length && *length > room)
+    return Error{"bounds", ERANGE,
+                 "--offset " + std::to_string(offset) + " + --length " +
+                     std::to_string(*length) + " is past the end of the " +
+                     std::to_string(segment_size) + "-byte segment",
+                 "", kExitFailed};
+  return Region{offset, length.value_or(room)};
+}
+
+Result<Attachment> Attachment::attach(int id, bool readonly) {
+  auto info = shm_stat(id);
+  if (!info) return info.error();
+  void* p = shmat(id, nullptr, readonly ? SHM_RDONLY : 0);
+  if (p == reinterpret_cast<void*>(-1)) {
+    int err = errno;
+    return sys_error("shmat", err, id_text(id),
+                     err == EACCES ? "the segment's mode does not allow this "
+                                     "caller to attach it this way"
+                                   : "");
+  }
+  return Attachment(id, static_cast<char*>(p), info->size, readonly);
+}
+
+Attachment::Attachment(Attachment&& other) noexcept
+    : id_(other.id_), data_(other.data_), size_(other.size_),
+      readonly_(other.readonly_) {
+  other.data_ = nullptr;
+}
+
+Attachment& Attachment::operator=(Attachment&& other) noexcept {
+  if (this != &other) {
+    detach();
+    id_ = other.id_;
+    data_ = other.data_;
+    size_ = other.size_;
+    readonly_ = other.readonly_;
+    other.data_ = nullptr;
+  }
+  return *this;
+}
+
+Attachment::~Attachment() { detach(); }
+
+void Attachment::detach() {
+  if (data_ != nullptr) shmdt(data_);
+  data_ = nullptr;
+}
+
+std::string_view Attachment::bytes(const Region& region) const {
+  return {data_ + region.offset, static_cast<size_t>(region.length)};
+}
+
+Status Attachment::write(const Region& region, std::string_view data,
+                         bool zero_fill, uint64_t* zeroed) const {
+  if (data.size() > region.length)
+    return too_big(data.size(), region.length, region);
+  std::memcpy(data_ + region.offset, data.data(), data.size());
+  *zeroed = 0;
+  if (zero_fill) {
+    *zeroed = region.length - data.size();
+    std::memset(data_ + region.offset + data.size(), 0, *zeroed);
+  }
+  return Ok{};
+}
+
+Result<uint64_t> Attachment::write_from_fd(const Region& region, int fd,
+                                           bool zero_fill,
+                                           uint64_t* zeroed) const {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return sys_error("fstat", errno, "input");
+  char* dest = data_ + region.offset;
+  uint64_t got = 0;
+  off_t pos = S_ISREG(st.st_mode) ? lseek(fd, 0, SEEK_CUR) : -1;
+  if (S_ISREG(st.st_mode) && pos >= 0) {
+    uint64_t have = st.st_size > pos ? static_cast<uint64_t>(st.st_size - pos) : 0;
+    if (have > region.length) return too_big(have, region.length, region);
+#ifdef POSIX_FADV_SEQUENTIAL
+    posix_fadvise(fd, pos, static_cast<off_t>(have), POSIX_FADV_SEQUENTIAL);
+#endif
+    auto n = read_full(fd, dest, static_cast<size_t>(have), "input file");
+    if (!n) return n.error();
+    got = *n;
+  } else {
+    // One byte more than fits tells "too long" from "exactly full".
+    size_t cap = static_cast<size_t>(region.length) + 1;
+    ScratchMap scratch(cap);
+    if (!scratch.ok()) return sys_error("mmap", errno, "input buffer");
+    auto n = read_full(fd, scratch.data(), cap, "input");
+    if (!n) return n.error();
+    if (*n > region.length) return too_big_unknown(region.length, region);
+    std::memcpy(dest, scratch.data(), *n);
+    got = *n;
+  }
+  *zeroed = 0;
+  if (zero_fill) {
+    *zeroed = region.length - got;
+    std::memset(dest + got, 0, *zeroed);
+  }
+  return got;
+}
+
+Status Attachment::read_to_fd(const Region& region, int fd) const {
+  return write_all(fd, data_ + region.offset,
+                   static_cast<size_t>(region.length), "stdout");
+}
+
+}  // namespace ipctk

@@ -1,0 +1,135 @@
+#ifndef IPCTK_SHM_SEGMENT_H_
+#define IPCTK_SHM_SEGMENT_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "error.h"
+#include "json_out.h"
+
+/// System V shared memory segments: create/find/stat/set/remove, and an
+/// attachment that moves bytes straight between a file descriptor and the
+/// segment's memory.
+namespace ipctk {
+
+/// One segment as IPC_STAT or /proc/sysvipc/shm describes it. `mode` holds
+/// the kernel's whole mode word, status bits included.
+struct ShmInfo {
+  int id = -1;
+  key_t key = 0;
+  uid_t uid = 0, gid = 0, cuid = 0, cgid = 0;
+  unsigned mode = 0;
+  uint64_t size = 0;
+  uint64_t nattch = 0;
+  int64_t atime = 0, dtime = 0, ctime = 0;
+  pid_t cpid = 0, lpid = 0;
+
+  bool dest() const;
+  bool locked() const;
+  bool hugetlb() const;
+  bool noreserve() const;
+};
+
+/// The contract's segment object (same fields for stat, list and set).
+Json to_json(const ShmInfo& info);
+
+struct ShmCreateRequest {
+  key_t key = 0;  // IPC_PRIVATE for a new private segment
+  uint64_t size = 0;
+  unsigned mode = 0600;
+  bool excl = false;
+  bool hugetlb = false;
+  bool noreserve = false;
+};
+
+struct ShmCreated {
+  int id = -1;
+  bool created = false;
+};
+
+/// Creates a segment; without `excl` an existing segment of that key is
+/// opened instead (and `created` says which happened). Creation is tried
+/// with IPC_EXCL first, so `created` is never a guess.
+Result<ShmCreated> shm_create(const ShmCreateRequest& request);
+
+/// The id of the segment with `key` (not IPC_PRIVATE).
+Result<int> shm_find(key_t key);
+
+Result<ShmInfo> shm_stat(int id);
+
+struct ShmSetRequest {
+  std::optional<unsigned> mode;
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+};
+/// IPC_SET of the given fields; the others keep their values.
+Status shm_set(int id, const ShmSetRequest& request);
+
+Status shm_remove(int id);
+
+/// SHM_LOCK (true) or SHM_UNLOCK (false).
+Status shm_lock(int id, bool lock);
+
+uint64_t page_size();
+/// The default huge page size from /proc/meminfo, or 2 MiB if unknown.
+uint64_t huge_page_size();
+/// `size` rounded up to whole pages (huge pages for hugetlb segments).
+uint64_t effective_size(uint64_t size, bool hugetlb);
+
+/// A byte range [offset, offset + length) checked to lie inside a segment.
+struct Region {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+/// Without `length` the region runs to the end. Out of bounds is ERANGE.
+Result<Region> make_region(uint64_t segment_size, uint64_t offset,
+                           std::optional<uint64_t> length);
+
+/// An attachment of a segment (shmat); detached when destroyed.
+class Attachment {
+ public:
+  static Result<Attachment> attach(int id, bool readonly);
+  Attachment(Attachment&& other) noexcept;
+  Attachment& operator=(Attachment&& other) noexcept;
+  Attachment(const Attachment&) = delete;
+  Attachment& operator=(const Attachment&) = delete;
+  ~Attachment();
+
+  int id() const { return id_; }
+  char* data() const { return data_; }
+  uint64_t size() const { return size_; }
+  bool readonly() const { return readonly_; }
+  std::string_view bytes(const Region& region) const;
+
+  /// Copies `data` into `region`; `data` longer than the region is EFBIG
+  /// and writes nothing. With `zero_fill` the rest of the region is zeroed.
+  Status write(const Region& region, std::string_view data, bool zero_fill,
+               uint64_t* zeroed) const;
+
+  /// Reads all of `fd` into `region`. A regular file is read straight into
+  /// the segment once its size is known to fit; a pipe is read into private
+  /// memory first, because its length is known only at its end and a write
+  /// that does not fit must write nothing.
+  Result<uint64_t> write_from_fd(const Region& region, int fd,
+                                 bool zero_fill, uint64_t* zeroed) const;
+
+  /// Writes the bytes of `region` to `fd`, straight from the segment.
+  Status read_to_fd(const Region& region, int fd) const;
+
+ private:
+  Attachment(int id, char* data, uint64_t size, bool readonly)
+      : id_(id), data_(data), size_(size), readonly_(readonly) {}
+  void detach();
+
+  int id_ = -1;
+  char* data_ = nullptr;
+  uint64_t size_ = 0;
+  bool readonly_ = false;
+};
+
+}  // namespace ipctk
+
+#endif  // IPCTK_SHM_SEGMENT_H_

@@ -1,0 +1,167 @@
+#include "tool.h"
+
+#include <sys/ipc.h>
+
+#include <exception>
+#include <iostream>
+
+#include "ipctk_version.h"
+#include "parse.h"
+
+namespace ipctk {
+
+Tool::Tool(std::string name, std::string description)
+    : app_(std::move(description), std::move(name)) {
+  app_.add_flag("--pretty", pretty_, "Indent the JSON output");
+  app_.set_version_flag("--version", std::string(IPCTK_VERSION));
+  app_.require_subcommand(1);
+  app_.fallthrough();
+}
+
+CLI::App* Tool::add(std::string name, std::string description, Action action,
+                    bool takes_command) {
+  CLI::App* sub = app_.add_subcommand(std::move(name), std::move(description));
+  subs_.push_back({sub, std::move(action), takes_command});
+  return sub;
+}
+
+int Tool::run(int argc, char** argv) {
+  try {
+    // `--` ends ipctk's own arguments: what follows is a command to run, and
+    // CLI11 must not see it (it would fill positionals with it).
+    Context ctx;
+    std::vector<std::string> args;
+    bool has_command = false;
+    for (int i = 1; i < argc; ++i) {
+      if (!has_command && std::string_view(argv[i]) == "--") {
+        has_command = true;
+        continue;
+      }
+      (has_command ? ctx.command : args).emplace_back(argv[i]);
+    }
+    // CLI11 calls a stray word an extra positional; name the mistake.
+    for (const std::string& word : args) {
+      if (word.empty() || word[0] == '-') continue;
+      bool known = false;
+      for (const Sub& sub : subs_) known = known || sub.app->get_name() == word;
+      if (!known) {
+        print_error(usage_error("'" + word + "' is not a subcommand",
+                                "see '" + app_.get_name() + " --help'"));
+        return kExitUsage;
+      }
+      break;
+    }
+    std::reverse(args.begin(), args.end());
+    try {
+      app_.parse(args);
+    } catch (const CLI::CallForHelp& e) {
+      return app_.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+      return app_.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+      return app_.exit(e);
+    } catch (const CLI::ParseError& e) {
+      print_error(usage_error(e.what(), "see '" + app_.get_name() +
+                                            " --help'"));
+      return kExitUsage;
+    }
+    ctx.pretty = want_pretty(pretty_);
+    for (const Sub& sub : subs_) {
+      if (!sub.app->parsed()) continue;
+      if (has_command && !sub.takes_command) {
+        print_error(usage_error("'" + sub.app->get_name() +
+                                "' does not run a command after '--'"));
+        return kExitUsage;
+      }
+      if (has_command && ctx.command.empty()) {
+        print_error(usage_error("nothing after '--'",
+                                "give a command to run, or drop '--'"));
+        return kExitUsage;
+      }
+      auto outcome = sub.action(ctx);
+      if (!outcome) {
+        print_error(outcome.error());
+        return outcome.error().exit_status;
+      }
+      if (outcome->doc) {
+        auto printed = print_document(*outcome->doc, ctx.pretty);
+        if (!printed) {
+          print_error(printed.error());
+          return kExitFailed;
+        }
+      }
+      return outcome->exit_status;
+    }
+    print_error(usage_error("no subcommand given"));
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    print_error(Error{"internal", EPROTO, e.what(), "", kExitFailed});
+    return kExitFailed;
+  }
+}
+
+void add_target(CLI::App* sub, TargetArgs& target, const std::string& noun) {
+  sub->add_option("id", target.id, "The " + noun + "'s id");
+  add_value(sub, "--key", target.key,
+            "The " + noun + "'s key (decimal or 0x hex) instead of an id");
+  add_value(sub, "--key-path", target.key_path,
+            "Derive the key with ftok(3) from this existing path");
+  add_value(sub, "--proj-id", target.proj_id,
+            "The ftok project id 1..255 (with --key-path)");
+}
+
+Result<std::optional<key_t>> target_key(const TargetArgs& t) {
+  int ways = !t.id.empty() + !t.key.empty() + !t.key_path.empty();
+  if (ways == 0)
+    return usage_error("no target given", "give an ID, --key K, or "
+                                          "--key-path P --proj-id N");
+  if (ways > 1)
+    return usage_error("give only one of ID, --key and --key-path");
+  if (!t.proj_id.empty() && t.key_path.empty())
+    return usage_error("--proj-id goes with --key-path");
+  if (!t.key.empty()) {
+    auto key = parse_key(t.key);
+    if (!key) return key.error();
+    if (*key == IPC_PRIVATE)
+      return usage_error("--key: a private object has no key to look up",
+                         "name it by its id");
+    return std::optional<key_t>(*key);
+  }
+  if (!t.key_path.empty()) {
+    if (t.proj_id.empty()) return usage_error("--key-path needs --proj-id");
+    auto key = ftok_key(t.key_path, t.proj_id);
+    if (!key) return key.error();
+    return std::optional<key_t>(*key);
+  }
+  return std::optional<key_t>();
+}
+
+Result<key_t> creation_key(const std::string& key, bool is_private,
+                           const std::string& key_path,
+                           const std::string& proj_id) {
+  int ways = !key.empty() + is_private + !key_path.empty();
+  if (ways > 1)
+    return usage_error("give only one of --key, --private and --key-path");
+  if (!proj_id.empty() && key_path.empty())
+    return usage_error("--proj-id goes with --key-path");
+  if (!key.empty()) return parse_key(key);
+  if (!key_path.empty()) {
+    if (proj_id.empty()) return usage_error("--key-path needs --proj-id");
+    return ftok_key(key_path, proj_id);
+  }
+  return key_t{IPC_PRIVATE};
+}
+
+CLI::Option* add_value(CLI::App* sub, const std::string& name,
+                       std::string& value, const std::string& help) {
+  return sub->add_option(name, value, help);
+}
+
+CLI::Option* add_optional(CLI::App* sub, const std::string& name,
+                          std::optional<std::string>& value,
+                          const std::string& help) {
+  return sub->add_option_function<std::string>(
+      name, [&value](const std::string& v) { value = v; }, help);
+}
+
+}  // namespace ipctk

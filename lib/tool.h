@@ -1,0 +1,92 @@
+#ifndef IPCTK_TOOL_H_
+#define IPCTK_TOOL_H_
+
+#include <sys/types.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "error.h"
+#include "json_out.h"
+
+/// The frame every ipctk binary shares: CLI11 parsing with errors turned into
+/// the contract's JSON usage errors (exit 2), one document printed at the
+/// end, `-- COMMAND` split off, and exceptions never escaping as crashes.
+namespace ipctk {
+
+/// What a subcommand sees besides its own options.
+struct Context {
+  bool pretty = false;                // --pretty, or stdout is a terminal
+  std::vector<std::string> command;   // the words after `--`
+};
+
+/// What a subcommand hands back: a document to print, or (for streaming
+/// output or a child's status) nothing to print and the exit status.
+struct Outcome {
+  std::optional<Json> doc;
+  int exit_status = kExitOk;
+};
+
+using Action = std::function<Result<Outcome>(const Context&)>;
+
+class Tool {
+ public:
+  Tool(std::string name, std::string description);
+
+  /// Adds a subcommand. Only those with `takes_command` accept `-- COMMAND`.
+  CLI::App* add(std::string name, std::string description, Action action,
+                bool takes_command = false);
+
+  int run(int argc, char** argv);
+
+ private:
+  struct Sub {
+    CLI::App* app;
+    Action action;
+    bool takes_command;
+  };
+  CLI::App app_;
+  bool pretty_ = false;
+  std::vector<Sub> subs_;
+};
+
+/// How a command names one object: a positional ID, --key K, or
+/// --key-path P with --proj-id N.
+struct TargetArgs {
+  std::string id;
+  std::string key;
+  std::string key_path;
+  std::string proj_id;
+};
+
+/// Adds ID, --key, --key-path, --proj-id to `sub`.
+void add_target(CLI::App* sub, TargetArgs& target, const std::string& noun);
+
+/// The key given by --key or --key-path/--proj-id; nullopt when the target
+/// is an id. Exactly one way must be used.
+Result<std::optional<key_t>> target_key(const TargetArgs& target);
+
+/// The key for creating: --key, --key-path/--proj-id, or private. At most one
+/// of them.
+Result<key_t> creation_key(const std::string& key, bool is_private,
+                           const std::string& key_path,
+                           const std::string& proj_id);
+
+/// Adds "NAME" as a string option whose parsing (and errors) happen in the
+/// library, so that every bad value gets the contract's message.
+CLI::Option* add_value(CLI::App* sub, const std::string& name,
+                       std::string& value, const std::string& help);
+
+/// Adds an option whose presence matters even with an empty value
+/// (--data '').
+CLI::Option* add_optional(CLI::App* sub, const std::string& name,
+                          std::optional<std::string>& value,
+                          const std::string& help);
+
+}  // namespace ipctk
+
+#endif  // IPCTK_TOOL_H_

@@ -1,0 +1,135 @@
+"""Shared helpers for the CLI tests: run a built tool, parse its JSON, and
+remove every IPC object a test made, even when the test fails.
+
+The tests run the binaries from IPCTK_BUILD_DIR (set by meson).
+"""
+
+import json
+import os
+import random
+import subprocess
+import unittest
+
+BUILD_DIR = os.environ.get("IPCTK_BUILD_DIR", os.path.join(
+    os.path.dirname(__file__), "..", "..", "build"))
+
+
+def tool_path(name):
+    return os.path.join(BUILD_DIR, name)
+
+
+class Result:
+    """What one invocation did: exit status, stdout, stderr, and both parsed."""
+
+    def __init__(self, argv, proc):
+        self.argv = argv
+        self.rc = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+        self.json = None
+        self.error = None
+        text = self.out.decode("utf-8", "replace").strip()
+        if text:
+            try:
+                self.json = json.loads(text)
+            except ValueError:
+                self.json = None
+        errtext = self.err.decode("utf-8", "replace").strip()
+        if errtext:
+            try:
+                self.error = json.loads(errtext.splitlines()[-1])["error"]
+            except (ValueError, KeyError, TypeError):
+                self.error = None
+
+    def __repr__(self):
+        return "Result(argv=%r, rc=%r, out=%r, err=%r)" % (
+            self.argv, self.rc, self.out[:400], self.err[:400])
+
+
+def run(tool, *args, input=None, timeout=30, env=None, user=None):
+    """Runs a built tool (or, with user='nobody', as that user via setpriv)."""
+    argv = [tool_path(tool)] + [str(a) for a in args]
+    if user is not None:
+        argv = ["setpriv", "--reuid=" + user, "--regid=nogroup",
+                "--clear-groups", "--"] + argv
+    stdin = subprocess.DEVNULL if input is None else subprocess.PIPE
+    proc = subprocess.run(argv, input=input, stdin=stdin if input is None else None,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=timeout, env=env)
+    return Result(argv, proc)
+
+
+def proc_sysvipc(kind):
+    """Rows of /proc/sysvipc/<kind> as dicts of header name -> text."""
+    with open("/proc/sysvipc/" + kind) as f:
+        lines = f.read().splitlines()
+    header = lines[0].split()
+    return [dict(zip(header, line.split())) for line in lines[1:] if line.strip()]
+
+
+def unique_key():
+    """A key unlikely to be in use; callers still create with --excl."""
+    return 0x7E000000 | random.randrange(1, 1 << 24)
+
+
+class IpcTestCase(unittest.TestCase):
+    """Remembers every shm segment and semaphore set a test makes and removes
+    them in cleanup, whether the test passed or not; then checks that they
+    are really gone."""
+
+    def setUp(self):
+        self._shm_ids = []
+        self._sem_ids = []
+        self.addCleanup(self._remove_all)
+
+    def track_shm(self, shmid):
+        self._shm_ids.append(int(shmid))
+        return int(shmid)
+
+    def track_sem(self, semid):
+        self._sem_ids.append(int(semid))
+        return int(semid)
+
+    def _remove_all(self):
+        for shmid in self._shm_ids:
+            subprocess.run(["ipcrm", "-m", str(shmid)], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        for semid in self._sem_ids:
+            subprocess.run(["ipcrm", "-s", str(semid)], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        live_shm = {int(r["shmid"]) for r in proc_sysvipc("shm")
+                    if int(r["nattch"]) == 0}
+        live_sem = {int(r["semid"]) for r in proc_sysvipc("sem")}
+        leaked = [i for i in self._shm_ids if i in live_shm]
+        leaked += [i for i in self._sem_ids if i in live_sem]
+        if leaked:
+            raise AssertionError("IPC objects left behind: %r" % leaked)
+
+    # -- sysv-shm conveniences -------------------------------------------
+    def shm(self, *args, **kw):
+        return run("sysv-shm", *args, **kw)
+
+    def make_segment(self, size=4096, *extra):
+        r = self.shm("create", "--size", size, *extra)
+        self.assertEqual(r.rc, 0, r)
+        return self.track_shm(r.json["id"])
+
+    def assertOk(self, result):
+        self.assertEqual(result.rc, 0, result)
+        self.assertIsNotNone(result.json, result)
+        self.assertEqual(result.err, b"", result)
+        return result.json
+
+    def assertError(self, result, rc, code=None):
+        """One JSON error line on stderr, nothing on stdout, exit `rc`."""
+        self.assertEqual(result.rc, rc, result)
+        self.assertEqual(result.out, b"", result)
+        lines = result.err.decode().strip().splitlines()
+        self.assertEqual(len(lines), 1, result)
+        err = json.loads(lines[0])["error"]
+        for field in ("op", "errno", "code", "message"):
+            self.assertIn(field, err, result)
+        self.assertIsInstance(err["errno"], int)
+        if code is not None:
+            self.assertEqual(err["code"], code, result)
+        return err
