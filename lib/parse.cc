@@ -76,6 +76,8 @@ Result<uint64_t> parse_size(std::string_view text, std::string_view what) {
   size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9')
     ++digits;
+  if (digits == 0 && !text.empty() && text[0] == '-')
+    return bad(what, text, "is negative");
   if (digits == 0)
     return bad(what, text, "is not a size",
                "use a byte count with an optional suffix: 4096, 4K, 4KiB, "

@@ -53,11 +53,14 @@ SignalCatcher::SignalCatcher() {
 
 SignalCatcher::~SignalCatcher() {
   if (fd_ >= 0) close(fd_);
-  if (had_mask_) {
-    sigset_t old;
-    std::memcpy(&old, old_mask_, sizeof old);
-    sigprocmask(SIG_SETMASK, &old, nullptr);
-  }
+  restore_mask();
+}
+
+void SignalCatcher::restore_mask() const {
+  if (!had_mask_) return;
+  sigset_t old;
+  std::memcpy(&old, old_mask_, sizeof old);
+  sigprocmask(SIG_SETMASK, &old, nullptr);
 }
 
 Result<int> hold(const SignalCatcher& signals, HoldUntil until,
@@ -92,6 +95,36 @@ Result<int> hold(const SignalCatcher& signals, HoldUntil until,
   }
 }
 
+Status check_command(const std::vector<std::string>& argv) {
+  if (argv.empty()) return usage_error("-- COMMAND: no command given");
+  const std::string& name = argv[0];
+  auto refuse = [&](int err) {
+    Error e = sys_error("execvp", err, name,
+                        err == ENOENT ? "the command was not found in PATH"
+                                      : "the command is not executable");
+    e.exit_status = err == ENOENT ? kExitCommandNotFound : kExitCannotExec;
+    return e;
+  };
+  if (name.find('/') != std::string::npos) {
+    if (access(name.c_str(), X_OK) != 0) return refuse(errno);
+    return Ok{};
+  }
+  const char* path = getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  int err = ENOENT;
+  size_t start = 0;
+  for (;;) {
+    size_t end = dirs.find(':', start);
+    std::string dir = dirs.substr(start, end == std::string::npos ? end : end - start);
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (access(candidate.c_str(), X_OK) == 0) return Ok{};
+    if (errno == EACCES) err = EACCES;
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return refuse(err);
+}
+
 Result<int> run_command(const SignalCatcher& signals,
                         const std::vector<std::string>& argv) {
   if (argv.empty()) return usage_error("-- COMMAND: no command given");
@@ -105,9 +138,6 @@ Result<int> run_command(const SignalCatcher& signals,
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
 
-  sigset_t old;
-  sigset_t empty;
-  sigemptyset(&empty);
   pid_t child = fork();
   if (child < 0) {
     int err = errno;
@@ -116,9 +146,8 @@ Result<int> run_command(const SignalCatcher& signals,
     return sys_error("fork", err);
   }
   if (child == 0) {
-    // The child gets the mask the tool started with: nothing blocked here.
-    (void)old;
-    sigprocmask(SIG_SETMASK, &empty, nullptr);
+    // The command gets the signal mask the tool started with.
+    signals.restore_mask();
     close(pipefd[0]);
     execvp(args[0], args.data());
     int err = errno;

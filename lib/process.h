@@ -22,6 +22,9 @@ class SignalCatcher {
   SignalCatcher& operator=(const SignalCatcher&) = delete;
   int fd() const { return fd_; }
   bool ok() const { return fd_ >= 0; }
+  /// Makes the calling thread's mask what it was before this catcher, for a
+  /// child about to exec.
+  void restore_mask() const;
 
  private:
   int fd_ = -1;
@@ -38,6 +41,11 @@ enum class HoldUntil {
 /// exit status to end with: 0, or 128 + the signal.
 Result<int> hold(const SignalCatcher& signals, HoldUntil until,
                  double seconds);
+
+/// Checks that argv[0] names an executable file (directly, or found in
+/// PATH as execvp would), so that a tool can refuse before it acquires
+/// anything or prints a result. ENOENT/EACCES errors carry exit 127/126.
+Status check_command(const std::vector<std::string>& argv);
 
 /// Runs argv (execvp, never through a shell) and waits for it, forwarding
 /// signals that other processes send to this one (the terminal signals the

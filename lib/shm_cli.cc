@@ -97,6 +97,10 @@ Result<Outcome> shm_attach_command(const ShmAttachArgs& a, const Context& ctx) {
     if (!s) return s.error();
     seconds = *s;
   }
+  if (!ctx.command.empty()) {
+    auto runnable = check_command(ctx.command);
+    if (!runnable) return runnable.error();
+  }
   // Signals are caught before attaching, so none can end the process while
   // it is attached without a detach.
   SignalCatcher signals;
