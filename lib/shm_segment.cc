@@ -30,10 +30,15 @@ constexpr int SHM_HUGETLB = 04000;
 std::string id_text(int id) { return "segment " + std::to_string(id); }
 
 Error shmctl_error(const char* op, int err, int id) {
+  if (err == EINVAL || err == EIDRM) {
+    // The kernel's word for "no such id" is EINVAL; say it plainly.
+    Error e = sys_error(op, err, id_text(id),
+                        "'sysv-shm list' shows the segments");
+    e.message = id_text(id) + " does not exist (" + e.code() + ")";
+    return e;
+  }
   std::string hint;
-  if (err == EINVAL || err == EIDRM)
-    hint = "no segment has that id; 'sysv-shm list' shows the segments";
-  else if (err == EACCES || err == EPERM)
+  if (err == EACCES || err == EPERM)
     hint = "the segment's mode or owner does not allow this caller";
   return sys_error(op, err, id_text(id), hint);
 }
@@ -333,8 +338,11 @@ Result<uint64_t> Attachment::write_from_fd(const Region& region, int fd,
   if (fstat(fd, &st) != 0) return sys_error("fstat", errno, "input");
   char* dest = data_ + region.offset;
   uint64_t got = 0;
-  off_t pos = S_ISREG(st.st_mode) ? lseek(fd, 0, SEEK_CUR) : -1;
-  if (S_ISREG(st.st_mode) && pos >= 0) {
+  /// A size of 0 is not to be trusted: /proc and other pseudo files say 0
+  /// and still have content, so they are read like a pipe.
+  bool sized = S_ISREG(st.st_mode) && st.st_size > 0;
+  off_t pos = sized ? lseek(fd, 0, SEEK_CUR) : -1;
+  if (sized && pos >= 0) {
     uint64_t have = st.st_size > pos ? static_cast<uint64_t>(st.st_size - pos) : 0;
     if (have > region.length) return too_big(have, region.length, region);
 #ifdef POSIX_FADV_SEQUENTIAL
