@@ -63,7 +63,9 @@ Result<std::string> read_file(const char* path) {
   return text;
 }
 
-Result<std::vector<ShmInfo>> list_by_shm_stat() {
+}  // namespace
+
+Result<std::vector<ShmInfo>> list_segments_by_shm_stat() {
   struct shm_info usage;
   int max = shmctl(0, SHM_INFO, reinterpret_cast<struct shmid_ds*>(&usage));
   if (max < 0) return sys_error("shmctl", errno, "SHM_INFO");
@@ -77,8 +79,6 @@ Result<std::vector<ShmInfo>> list_by_shm_stat() {
   }
   return out;
 }
-
-}  // namespace
 
 Result<std::vector<ShmInfo>> parse_proc_shm(std::string_view text) {
   size_t eol = text.find('\n');
@@ -145,7 +145,7 @@ Result<std::vector<ShmInfo>> list_segments() {
     auto parsed = parse_proc_shm(*text);
     if (parsed) return parsed;
   }
-  return list_by_shm_stat();
+  return list_segments_by_shm_stat();
 }
 
 Result<ShmLimits> shm_limits() {

@@ -22,6 +22,9 @@ Result<std::vector<ShmInfo>> parse_proc_shm(std::string_view text);
 /// Every segment visible to the caller.
 Result<std::vector<ShmInfo>> list_segments();
 
+/// The fallback alone: SHM_INFO for the highest index, SHM_STAT on each.
+Result<std::vector<ShmInfo>> list_segments_by_shm_stat();
+
 struct ShmLimits {
   uint64_t shmmax = 0, shmmin = 0, shmmni = 0, shmseg = 0, shmall = 0;
   uint64_t segments = 0;        // used_ids

@@ -102,6 +102,15 @@ TEST_CASE("list_segments agrees with shm_stat for a live segment",
     CHECK(to_json(s) == to_json(*stat));
   }
   CHECK(found);
+  auto fallback = list_segments_by_shm_stat();
+  REQUIRE(fallback.ok());
+  found = false;
+  for (const ShmInfo& s : *fallback) {
+    if (s.id != made->id) continue;
+    found = true;
+    CHECK(to_json(s) == to_json(*stat));
+  }
+  CHECK(found);
   auto limits = shm_limits();
   REQUIRE(limits.ok());
   CHECK(limits->segments >= 1);
