@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,18 +96,33 @@ Result<int> hold(const SignalCatcher& signals, HoldUntil until,
   }
 }
 
+namespace {
+
+/// 0 if `path` is a file execve could run, else the errno execve would give.
+int runnable(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return errno;
+  if (!S_ISREG(st.st_mode) || access(path.c_str(), X_OK) != 0) return EACCES;
+  return 0;
+}
+
+}  // namespace
+
 Status check_command(const std::vector<std::string>& argv) {
   if (argv.empty()) return usage_error("-- COMMAND: no command given");
   const std::string& name = argv[0];
+  bool has_slash = name.find('/') != std::string::npos;
   auto refuse = [&](int err) {
-    Error e = sys_error("execvp", err, name,
-                        err == ENOENT ? "the command was not found in PATH"
-                                      : "the command is not executable");
+    std::string hint = err == EACCES ? "it is not an executable file"
+                       : has_slash   ? "no such file"
+                                     : "no such command in PATH";
+    Error e = sys_error("execvp", err, name, hint);
     e.exit_status = err == ENOENT ? kExitCommandNotFound : kExitCannotExec;
     return e;
   };
-  if (name.find('/') != std::string::npos) {
-    if (access(name.c_str(), X_OK) != 0) return refuse(errno);
+  if (has_slash) {
+    int err = runnable(name);
+    if (err != 0) return refuse(err);
     return Ok{};
   }
   const char* path = getenv("PATH");
@@ -116,9 +132,9 @@ Status check_command(const std::vector<std::string>& argv) {
   for (;;) {
     size_t end = dirs.find(':', start);
     std::string dir = dirs.substr(start, end == std::string::npos ? end : end - start);
-    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-    if (access(candidate.c_str(), X_OK) == 0) return Ok{};
-    if (errno == EACCES) err = EACCES;
+    int e = runnable((dir.empty() ? "." : dir) + "/" + name);
+    if (e == 0) return Ok{};
+    if (e == EACCES) err = EACCES;  // as execvp: EACCES if any was found
     if (end == std::string::npos) break;
     start = end + 1;
   }
@@ -181,9 +197,7 @@ Result<int> run_command(const SignalCatcher& signals,
     }
   }
   if (got == static_cast<ssize_t>(sizeof exec_err)) {
-    Error e = sys_error("execvp", exec_err, argv[0],
-                        exec_err == ENOENT ? "the command was not found in PATH"
-                                           : "");
+    Error e = sys_error("execvp", exec_err, argv[0]);
     e.exit_status = exec_err == ENOENT ? kExitCommandNotFound : kExitCannotExec;
     return e;
   }

@@ -224,6 +224,8 @@ Result<Outcome> shm_rm_command(const ShmRmArgs& a, const Context&) {
     if (!id) return id.error();
     auto info = shm_stat(*id);
     if (!info) return info.error();
+    auto owner = shm_check_owner(*info);
+    if (!owner) return owner.error();
     targets.push_back(*info);
   }
   for (const auto& text : a.keys) {
@@ -233,6 +235,8 @@ Result<Outcome> shm_rm_command(const ShmRmArgs& a, const Context&) {
     if (!id) return id.error();
     auto info = shm_stat(*id);
     if (!info) return info.error();
+    auto owner = shm_check_owner(*info);
+    if (!owner) return owner.error();
     targets.push_back(*info);
   }
   Json removed = Json::array();

@@ -1,6 +1,8 @@
 #include "shm_segment.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
@@ -228,6 +230,28 @@ Status shm_lock(int id, bool lock) {
     return shmctl_error("shmctl", err, id);
   }
   return Ok{};
+}
+
+namespace {
+
+/// CAP_SYS_ADMIN in the effective set; there is no glibc wrapper for capget.
+bool has_sys_admin() {
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return geteuid() == 0;
+  return (data[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32))) != 0;
+}
+
+}  // namespace
+
+Status shm_check_owner(const ShmInfo& info) {
+  uid_t euid = geteuid();
+  if (euid == info.uid || euid == info.cuid || has_sys_admin()) return Ok{};
+  return sys_error("shmctl", EPERM, id_text(info.id),
+                   "only the segment's owner or creator (uid " +
+                       std::to_string(info.uid) + "/" +
+                       std::to_string(info.cuid) +
+                       ") or CAP_SYS_ADMIN may remove or change it");
 }
 
 uint64_t page_size() {

@@ -70,6 +70,11 @@ Status shm_set(int id, const ShmSetRequest& request);
 
 Status shm_remove(int id);
 
+/// Whether the caller may IPC_RMID or IPC_SET `info` (its owner or
+/// creator, or CAP_SYS_ADMIN): checked for every target before any is
+/// removed, so that `rm A B` does not remove A and then fail on B.
+Status shm_check_owner(const ShmInfo& info);
+
 /// SHM_LOCK (true) or SHM_UNLOCK (false).
 Status shm_lock(int id, bool lock);
 

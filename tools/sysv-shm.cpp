@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
   CLI::App* m = tool.add("rm", "Remove segments (deferred while attached)",
       [&](const Context& ctx) { return shm_rm_command(rm, ctx); });
   m->add_option("id", rm.ids, "Segment ids");
-  m->add_option("--key", rm.keys, "Segment keys (repeatable)");
+  // One key per --key, so that `rm --key K 5` still reads 5 as an id.
+  m->add_option("--key", rm.keys, "Segment keys (repeatable)")->allow_extra_args(false);
 
   ShmStatArgs stat;
   CLI::App* s = tool.add("stat", "Everything IPC_STAT says of a segment",
