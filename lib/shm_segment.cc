@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -67,6 +68,33 @@ class ScratchMap {
   size_t size_;
   char* data_ = nullptr;
 };
+
+/// Bulk copies go this many bytes at a time: each chunk's pages are faulted
+/// in with one madvise, then copied while they are still in cache.
+constexpr size_t kCopyChunk = 8u << 20;
+
+/// Faults in the pages of [p, p + len) ahead of a copy: one madvise call
+/// instead of one page fault per 4 KiB page (MADV_POPULATE_READ/WRITE,
+/// Linux 5.14). Where unsupported (EINVAL) it does nothing and the copy
+/// faults the pages in as before; any other failure (ENOMEM) is left for the
+/// copy itself to report.
+void prefault(const char* p, size_t len, bool for_write) {
+#if defined(__linux__)
+  constexpr int kPopulateRead = 22;   // MADV_POPULATE_READ
+  constexpr int kPopulateWrite = 23;  // MADV_POPULATE_WRITE
+  static bool unsupported = false;
+  if (len == 0 || unsupported) return;
+  uintptr_t mask = static_cast<uintptr_t>(page_size()) - 1;
+  uintptr_t start = reinterpret_cast<uintptr_t>(p) & ~mask;
+  uintptr_t end = reinterpret_cast<uintptr_t>(p) + len;
+  if (madvise(reinterpret_cast<void*>(start), end - start,
+              for_write ? kPopulateWrite : kPopulateRead) != 0 &&
+      errno == EINVAL)
+    unsupported = true;
+#else
+  (void)p, (void)len, (void)for_write;
+#endif
+}
 
 Error too_big(uint64_t have, uint64_t room, const Region& region) {
   return Error{"write", EFBIG,
@@ -372,9 +400,15 @@ Result<uint64_t> Attachment::write_from_fd(const Region& region, int fd,
 #ifdef POSIX_FADV_SEQUENTIAL
     posix_fadvise(fd, pos, static_cast<off_t>(have), POSIX_FADV_SEQUENTIAL);
 #endif
-    auto n = read_full(fd, dest, static_cast<size_t>(have), "input file");
-    if (!n) return n.error();
-    got = *n;
+    for (size_t left = static_cast<size_t>(have); left > 0;) {
+      size_t chunk = std::min(left, kCopyChunk);
+      prefault(dest + got, chunk, true);
+      auto n = read_full(fd, dest + got, chunk, "input file");
+      if (!n) return n.error();
+      got += *n;
+      left -= chunk;
+      if (*n < chunk) break;  // the file shrank meanwhile
+    }
   } else {
     // One byte more than fits tells "too long" from "exactly full".
     size_t cap = static_cast<size_t>(region.length) + 1;
@@ -383,6 +417,7 @@ Result<uint64_t> Attachment::write_from_fd(const Region& region, int fd,
     auto n = read_full(fd, scratch.data(), cap, "input");
     if (!n) return n.error();
     if (*n > region.length) return too_big_unknown(region.length, region);
+    prefault(dest, *n, true);
     std::memcpy(dest, scratch.data(), *n);
     got = *n;
   }
@@ -395,8 +430,21 @@ Result<uint64_t> Attachment::write_from_fd(const Region& region, int fd,
 }
 
 Status Attachment::read_to_fd(const Region& region, int fd) const {
-  return write_all(fd, data_ + region.offset,
-                   static_cast<size_t>(region.length), "stdout");
+  // A pipe, file or socket copies the bytes out of the mapping: fault the
+  // pages in ahead. A character device (/dev/null, a terminal) may never
+  // touch them, so it is left to fault them in itself if it does.
+  struct stat st;
+  bool touches = fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode);
+  const char* p = data_ + region.offset;
+  for (size_t left = static_cast<size_t>(region.length); left > 0;) {
+    size_t chunk = std::min(left, kCopyChunk);
+    if (touches) prefault(p, chunk, false);
+    auto w = write_all(fd, p, chunk, "stdout");
+    if (!w) return w;
+    p += chunk;
+    left -= chunk;
+  }
+  return Ok{};
 }
 
 }  // namespace ipctk

@@ -18,11 +18,10 @@ Tool::Tool(std::string name, std::string description)
   app_.fallthrough();
 }
 
-CLI::App* Tool::add(std::string name, std::string description, Action action,
-                    bool takes_command) {
-  CLI::App* sub = app_.add_subcommand(std::move(name), std::move(description));
-  subs_.push_back({sub, std::move(action), takes_command});
-  return sub;
+void Tool::add(std::string name, std::string description, Options options,
+               Action action, bool takes_command) {
+  subs_.push_back({std::move(name), std::move(description), std::move(options),
+                   std::move(action), takes_command});
 }
 
 int Tool::run(int argc, char** argv) {
@@ -39,17 +38,24 @@ int Tool::run(int argc, char** argv) {
       }
       (has_command ? ctx.command : args).emplace_back(argv[i]);
     }
-    // CLI11 calls a stray word an extra positional; name the mistake.
+    // The top level has flags only, so the first other word names the
+    // subcommand; CLI11 would call a stray word an extra positional.
+    const Sub* selected = nullptr;
     for (const std::string& word : args) {
       if (word.empty() || word[0] == '-') continue;
-      bool known = false;
-      for (const Sub& sub : subs_) known = known || sub.app->get_name() == word;
-      if (!known) {
+      for (const Sub& sub : subs_)
+        if (sub.name == word) selected = &sub;
+      if (selected == nullptr) {
         print_error(usage_error("'" + word + "' is not a subcommand",
                                 "see '" + app_.get_name() + " --help'"));
         return kExitUsage;
       }
       break;
+    }
+    for (Sub& sub : subs_) {
+      if (selected != nullptr && selected != &sub) continue;
+      sub.app = app_.add_subcommand(sub.name, sub.description);
+      sub.options(sub.app);
     }
     std::reverse(args.begin(), args.end());
     try {
@@ -67,7 +73,7 @@ int Tool::run(int argc, char** argv) {
     }
     ctx.pretty = want_pretty(pretty_);
     for (const Sub& sub : subs_) {
-      if (!sub.app->parsed()) continue;
+      if (sub.app == nullptr || !sub.app->parsed()) continue;
       if (has_command && !sub.takes_command) {
         print_error(usage_error("'" + sub.app->get_name() +
                                 "' does not run a command after '--'"));

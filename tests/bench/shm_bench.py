@@ -1,0 +1,656 @@
+#!/usr/bin/env python3
+"""Benchmarks sysv-shm side by side with its peers and prints ratios.
+
+Not a test: it never asserts a timing. It prints, per pair, the median wall
+time of each side and their ratio (ipctk / peer; for transfers, ipctk
+throughput / peer throughput), and at the end a table with the targets.
+
+Pairs (A = ipctk, B = peer), run alternately A B A B ... after one warm-up
+run of each:
+
+  floor       a static `int main(){return 0;}` (built here with gcc) vs
+              /bin/true: the cost of exec itself, for reference
+  stat        sysv-shm stat ID              vs ipcs -m -i ID
+  create+rm   sysv-shm create --size 4096   vs ipcmk -M 4096
+              + sysv-shm rm ID                 + ipcrm -m ID
+  write       sysv-shm write ID --file F    vs cat F > /dev/shm/x
+              (fresh segment / fresh file each run: both allocate pages)
+  write       same into the segment/file left by the last run (no trunc)
+  read        sysv-shm read ID --raw >/dev/null  vs cat /dev/shm/x >/dev/null
+  read        same into a fresh tmpfs file instead of /dev/null
+
+Transfers run at 4 KiB, 1 MiB, 64 MiB and --max-size (default 1 GiB); the
+targets apply at --max-size only. Every child is spawned the way
+subprocess.run spawns it (Popen + communicate) so that its pid is known;
+both sides of a pair get the same stdin/stdout/stderr treatment.
+
+Everything it makes (segments, files under /dev/shm and the temp dir) is
+removed at the end, also on error, Ctrl-C, SIGTERM or SIGHUP.
+"""
+
+import argparse
+import gc
+import hashlib
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
+
+DEFAULT_BUILD_DIR = os.environ.get("IPCTK_BUILD_DIR") or os.path.normpath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                 "build"))
+
+
+class BenchError(Exception):
+    pass
+
+
+class Interrupted(BaseException):
+    """SIGTERM/SIGHUP, raised like KeyboardInterrupt so `finally` runs."""
+
+
+def parse_size(text):
+    m = re.fullmatch(r"\s*(\d+)\s*([KMGT]?)(i?B)?\s*", text, re.IGNORECASE)
+    if not m:
+        raise argparse.ArgumentTypeError("bad size %r (e.g. 4096, 64M, 1G)"
+                                         % text)
+    unit = {"": 1, "K": KIB, "M": MIB, "G": GIB, "T": 1024 * GIB}
+    value = int(m.group(1)) * unit[m.group(2).upper()]
+    if value <= 0:
+        raise argparse.ArgumentTypeError("size must be positive")
+    return value
+
+
+def size_name(n):
+    for unit, name in ((GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")):
+        if n >= unit and n % unit == 0:
+            return "%d %s" % (n // unit, name)
+    return "%d B" % n
+
+
+def fmt_ms(ns):
+    return "%.3f ms" % (ns / 1e6)
+
+
+def fmt_rate(bytes_per_s):
+    if bytes_per_s >= GIB:
+        return "%.2f GiB/s" % (bytes_per_s / GIB)
+    if bytes_per_s >= MIB:
+        return "%.1f MiB/s" % (bytes_per_s / MIB)
+    return "%.1f KiB/s" % (bytes_per_s / KIB)
+
+
+def is_static_elf(path):
+    """True if the ELF file has no PT_INTERP program header."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+        if head[:4] != b"\x7fELF" or head[4] != 2:  # 64-bit only
+            return None
+        order = "little" if head[5] == 1 else "big"
+        phoff = int.from_bytes(head[32:40], order)
+        phentsize = int.from_bytes(head[54:56], order)
+        phnum = int.from_bytes(head[56:58], order)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    for i in range(phnum):
+        p_type = int.from_bytes(table[i * phentsize:i * phentsize + 4], order)
+        if p_type == 3:  # PT_INTERP
+            return False
+    return True
+
+
+def read_first_line(path, default="?"):
+    try:
+        with open(path) as f:
+            return f.readline().strip()
+    except OSError:
+        return default
+
+
+class Row:
+    def __init__(self, what, a_ns, b_ns, size=None, target=None):
+        self.what = what
+        self.a_ns = a_ns
+        self.b_ns = b_ns
+        self.size = size          # bytes moved per run: a throughput row
+        self.target = target      # ("<=", 0.8), (">=", 0.9) or None
+        self.a_med = statistics.median(a_ns)
+        self.b_med = statistics.median(b_ns)
+        if size is None:
+            self.ratio = self.a_med / self.b_med
+        else:  # throughput ratio = (size/a) / (size/b)
+            self.ratio = self.b_med / self.a_med
+
+    def cell(self, med):
+        if self.size is None:
+            return fmt_ms(med)
+        return fmt_rate(self.size / (med / 1e9))
+
+    def target_text(self):
+        return "-" if self.target is None else "%s %.2f" % self.target
+
+    def met(self):
+        if self.target is None:
+            return "-"
+        op, value = self.target
+        ok = self.ratio <= value if op == "<=" else self.ratio >= value
+        return "yes" if ok else "NO"
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.shm = os.path.join(args.build_dir, "sysv-shm")
+        self.pids = set()         # every child spawned: their segments are ours
+        self.seg_ids = set()      # segments known to be ours and still there
+        self.live = None          # the child running now, if any
+        self.rows = []
+        self.tmpdir = None        # for the static no-op binary
+        self.shmdir = None        # under /dev/shm: x, y (and F by default)
+        self.start_time = time.time()
+        self.shm_before = set(os.listdir("/dev/shm"))
+        self.extra_files = []     # input files outside self.shmdir
+
+    # -- spawning ---------------------------------------------------------
+
+    def spawn(self, argv, stdout=subprocess.DEVNULL, out_path=None,
+              out_trunc=True, capture=False):
+        """Runs argv to completion; returns (wall ns, stdout bytes or None).
+
+        The timed region is what subprocess.run does (Popen + communicate),
+        plus, with out_path, opening the output file the way a shell's `>`
+        (or `1<>` with out_trunc=False) would. stderr is a pipe on both
+        sides of every pair so that a failure can be reported.
+        """
+        fd = None
+        t0 = time.perf_counter_ns()
+        try:
+            if out_path is not None:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+                if out_trunc:
+                    flags |= os.O_TRUNC
+                fd = os.open(out_path, flags, 0o600)
+                stdout = fd
+            if capture:
+                stdout = subprocess.PIPE
+            with subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                  stdout=stdout,
+                                  stderr=subprocess.PIPE) as p:
+                self.pids.add(p.pid)
+                self.live = p
+                out, err = p.communicate()
+                self.live = None
+        finally:
+            if fd is not None:
+                os.close(fd)
+        t1 = time.perf_counter_ns()
+        if p.returncode != 0:
+            raise BenchError("%s exited with %d: %s" % (
+                " ".join(argv), p.returncode,
+                err.decode("utf-8", "replace").strip()))
+        return t1 - t0, out
+
+    # -- segments ---------------------------------------------------------
+
+    def shm_create(self, size):
+        """sysv-shm create --size SIZE; returns (ns, id)."""
+        ns, out = self.spawn([self.shm, "create", "--size", str(size)],
+                             capture=True)
+        # Parse outside the timed region; the id is the first field.
+        m = re.search(rb'"id"\s*:\s*(\d+)', out)
+        if not m:
+            raise BenchError("sysv-shm create printed %r" % out[:200])
+        seg = int(m.group(1))
+        self.seg_ids.add(seg)
+        return ns, seg
+
+    def shm_rm(self, seg):
+        ns, _ = self.spawn([self.shm, "rm", str(seg)])
+        self.seg_ids.discard(seg)
+        return ns
+
+    def ipcmk(self, size):
+        ns, out = self.spawn(["ipcmk", "-M", str(size)], capture=True)
+        m = re.search(rb"(\d+)\s*$", out)
+        if not m:
+            raise BenchError("ipcmk printed %r" % out[:200])
+        seg = int(m.group(1))
+        self.seg_ids.add(seg)
+        return ns, seg
+
+    def ipcrm(self, seg):
+        ns, _ = self.spawn(["ipcrm", "-m", str(seg)])
+        self.seg_ids.discard(seg)
+        return ns
+
+    def our_segments(self):
+        """(id, cpid) of every segment made by one of our children."""
+        found = []
+        with open("/proc/sysvipc/shm") as f:
+            header = f.readline().split()
+            col = {name: i for i, name in enumerate(header)}
+            for line in f:
+                v = line.split()
+                seg = int(v[col["shmid"]])
+                cpid = int(v[col["cpid"]])
+                ctime = int(v[col["ctime"]])
+                if cpid in self.pids and ctime >= int(self.start_time) - 1:
+                    found.append((seg, cpid))
+                elif seg in self.seg_ids:
+                    found.append((seg, cpid))
+        return found
+
+    # -- measuring --------------------------------------------------------
+
+    def pair(self, what, a, b, runs, size=None, target=None):
+        """Warm-up a and b once, then runs a b a b ...; records a Row."""
+        a()
+        b()
+        a_ns, b_ns = [], []
+        gc.disable()
+        try:
+            for _ in range(runs):
+                a_ns.append(a())
+                b_ns.append(b())
+        finally:
+            gc.enable()
+        row = Row(what, a_ns, b_ns, size, target)
+        self.rows.append(row)
+        extra = ""
+        if size is not None:
+            extra = "  [%s vs %s]" % (fmt_ms(row.a_med), fmt_ms(row.b_med))
+        print("  %-48s ipctk %-12s peer %-12s ratio %5.2f  target %-7s %s%s"
+              % (what, row.cell(row.a_med), row.cell(row.b_med), row.ratio,
+                 row.target_text(), row.met(), extra))
+        print("  %-48s n=%d; ipctk min/max %s/%s; peer min/max %s/%s"
+              % ("", runs, fmt_ms(min(a_ns)), fmt_ms(max(a_ns)),
+                 fmt_ms(min(b_ns)), fmt_ms(max(b_ns))))
+        sys.stdout.flush()
+        return row
+
+    # -- the benchmarks ---------------------------------------------------
+
+    def build_static_true(self):
+        self.tmpdir = tempfile.mkdtemp(prefix="ipctk-bench.")
+        exe = os.path.join(self.tmpdir, "static-true")
+        subprocess.run(["gcc", "-static", "-O2", "-x", "c", "-", "-o", exe],
+                       input=b"int main(){return 0;}", check=True)
+        return exe
+
+    def bench_invocations(self):
+        runs = self.args.runs
+        print("\nPer invocation (median wall time, n=%d each side)" % runs)
+        static_true = self.build_static_true()
+        dyn_true = shutil.which("true") or "/bin/true"
+        self.pair("floor: static no-op (peer %s)" % dyn_true,
+                  lambda: self.spawn([static_true])[0],
+                  lambda: self.spawn([dyn_true])[0], runs)
+
+        _, seg = self.shm_create(4096)
+        try:
+            self.pair("stat ID (peer ipcs -m -i ID)",
+                      lambda: self.spawn([self.shm, "stat", str(seg)])[0],
+                      lambda: self.spawn(["ipcs", "-m", "-i", str(seg)])[0],
+                      runs, target=("<=", 0.8))
+        finally:
+            self.shm_rm(seg)
+
+        create_a, create_b, rm_a, rm_b = [], [], [], []
+
+        def ours():
+            t_create, s = self.shm_create(4096)
+            t_rm = self.shm_rm(s)
+            create_a.append(t_create)
+            rm_a.append(t_rm)
+            return t_create + t_rm
+
+        def theirs():
+            t_create, s = self.ipcmk(4096)
+            t_rm = self.ipcrm(s)
+            create_b.append(t_create)
+            rm_b.append(t_rm)
+            return t_create + t_rm
+
+        self.pair("create+rm 4096 (peer ipcmk -M + ipcrm -m)", ours, theirs,
+                  runs, target=("<=", 0.8))
+        # The same runs, split (the warm-up run is dropped).
+        for what, a, b in (("  create alone (peer ipcmk -M 4096)",
+                            create_a[1:], create_b[1:]),
+                           ("  rm alone (peer ipcrm -m ID)",
+                            rm_a[1:], rm_b[1:])):
+            row = Row(what, a, b)
+            self.rows.append(row)
+            print("  %-48s ipctk %-12s peer %-12s ratio %5.2f"
+                  % (what, row.cell(row.a_med), row.cell(row.b_med),
+                     row.ratio))
+
+    def make_input(self, path, size):
+        block = os.urandom(min(size, MIB))
+        digest = hashlib.sha256()
+        with open(path, "wb") as f:
+            left = size
+            while left > 0:
+                chunk = block[:left]
+                f.write(chunk)
+                digest.update(chunk)
+                left -= len(chunk)
+        return digest.hexdigest()
+
+    def segment_digest(self, seg):
+        h = hashlib.sha256()
+        with subprocess.Popen([self.shm, "read", str(seg), "--raw"],
+                              stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE) as p:
+            self.pids.add(p.pid)
+            self.live = p
+            while True:
+                chunk = p.stdout.read(MIB)
+                if not chunk:
+                    break
+                h.update(chunk)
+            p.wait()
+            self.live = None
+        if p.returncode != 0:
+            raise BenchError("sysv-shm read --raw exited %d" % p.returncode)
+        return h.hexdigest()
+
+    def bench_transfer(self, size, runs, targets):
+        name = size_name(size)
+        print("\nTransfer of %s (n=%d each side)" % (name, runs))
+        in_dir = self.args.input_dir or self.shmdir
+        src = os.path.join(in_dir, "input-%d" % size)
+        if in_dir != self.shmdir:
+            self.extra_files.append(src)
+        x = os.path.join(self.shmdir, "x")
+        y = os.path.join(self.shmdir, "y")
+        want = self.make_input(src, size)
+        seg = None
+        try:
+            _, seg = self.shm_create(size)
+            target = (">=", 0.9) if targets else None
+
+            def unlink(path):
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+
+            # 1. Into fresh pages: a new segment vs a new file, every run.
+            #    Creating/removing them is outside the timed region.
+            def write_fresh_a():
+                _, s = self.shm_create(size)
+                try:
+                    return self.spawn([self.shm, "write", str(s),
+                                       "--file", src])[0]
+                finally:
+                    self.shm_rm(s)
+
+            def write_fresh_b():
+                unlink(x)
+                return self.spawn(["cat", src], out_path=x)[0]
+
+            self.pair("write %s, fresh (peer cat F > /dev/shm/x)" % name,
+                      write_fresh_a, write_fresh_b, runs, size, target)
+
+            # 2. Into pages that exist already (info).
+            def write_again_a():
+                return self.spawn([self.shm, "write", str(seg),
+                                   "--file", src])[0]
+
+            def write_again_b():
+                return self.spawn(["cat", src], out_path=x,
+                                  out_trunc=False)[0]
+
+            self.pair("write %s, reused (peer cat F 1<> x)" % name,
+                      write_again_a, write_again_b, runs, size)
+
+            got = self.segment_digest(seg)
+            if got != want:
+                raise BenchError("segment %d does not hold the input file "
+                                 "after sysv-shm write" % seg)
+
+            # 3. Out to /dev/null.
+            self.pair("read %s > /dev/null (peer cat x > /dev/null)" % name,
+                      lambda: self.spawn([self.shm, "read", str(seg),
+                                          "--raw"])[0],
+                      lambda: self.spawn(["cat", x])[0],
+                      runs, size, target)
+
+            # 4. Out to a fresh tmpfs file (info).
+            def read_file_a():
+                unlink(y)
+                return self.spawn([self.shm, "read", str(seg), "--raw"],
+                                  out_path=y)[0]
+
+            def read_file_b():
+                unlink(y)
+                return self.spawn(["cat", x], out_path=y)[0]
+
+            self.pair("read %s > /dev/shm/y (peer cat x > y)" % name,
+                      read_file_a, read_file_b, runs, size)
+        finally:
+            if seg is not None and seg in self.seg_ids:
+                self.shm_rm(seg)
+            for path in (src, x, y):
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+
+    def check_room(self):
+        need_mem = 4 * self.args.max_size + 256 * MIB
+        avail = 0
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * KIB
+        if avail and avail < need_mem:
+            raise BenchError("--max-size %s needs about %s of free memory, "
+                             "%s is available" % (
+                                 size_name(self.args.max_size),
+                                 size_name(need_mem // MIB * MIB),
+                                 size_name(avail // MIB * MIB)))
+        st = os.statvfs("/dev/shm")
+        files = 3 if not self.args.input_dir else 2
+        if st.f_bavail * st.f_frsize < files * self.args.max_size:
+            raise BenchError("/dev/shm has too little room for --max-size")
+        shmmax = int(read_first_line("/proc/sys/kernel/shmmax", "0") or 0)
+        if shmmax and shmmax < self.args.max_size:
+            raise BenchError("kernel.shmmax (%d) < --max-size" % shmmax)
+
+    def run(self):
+        a = self.args
+        if not os.access(self.shm, os.X_OK):
+            raise BenchError("no sysv-shm in %s (--build-dir)" % a.build_dir)
+        static = is_static_elf(self.shm)
+        print("sysv-shm: %s (%s)" % (
+            self.shm, {True: "statically linked", False: "dynamically linked",
+                       None: "not a 64-bit ELF?"}[static]))
+        print("kernel %s, %d CPUs, %s" % (
+            os.uname().release, os.cpu_count(),
+            next((l.split(":", 1)[1].strip()
+                  for l in open("/proc/cpuinfo") if l.startswith("model name")),
+                 "?")))
+        print("THP: enabled=%s shmem_enabled=%s" % (
+            read_first_line("/sys/kernel/mm/transparent_hugepage/enabled"),
+            read_first_line(
+                "/sys/kernel/mm/transparent_hugepage/shmem_enabled")))
+        print("load average at start: %s" % self.loadavg())
+        in_where = a.input_dir or "/dev/shm (tmpfs)"
+        print("input files in %s; peer output x, y in /dev/shm (tmpfs); "
+              "page cache warm (one warm-up run of each side)" % in_where)
+
+        if not a.skip_invocations:
+            self.bench_invocations()
+        if not a.skip_transfers:
+            self.check_room()
+            self.shmdir = tempfile.mkdtemp(prefix="ipctk-bench.",
+                                           dir="/dev/shm")
+            sizes = [s for s in (4 * KIB, MIB, 64 * MIB) if s < a.max_size]
+            for s in sizes:
+                self.bench_transfer(s, a.runs, targets=False)
+            self.bench_transfer(a.max_size, a.big_runs, targets=True)
+        self.print_table()
+
+    @staticmethod
+    def loadavg():
+        text = read_first_line("/proc/loadavg")
+        load = " ".join(text.split()[:3])
+        try:
+            if float(text.split()[0]) > 0.75 * (os.cpu_count() or 1):
+                load += " (busy machine: expect noisy numbers)"
+        except (ValueError, IndexError):
+            pass
+        return load
+
+    def print_table(self):
+        head = ("what", "ipctk", "peer", "ratio", "target", "met?")
+        body = [(r.what, r.cell(r.a_med), r.cell(r.b_med),
+                 "%.2f" % r.ratio, r.target_text(), r.met())
+                for r in self.rows]
+        widths = [max(len(row[i]) for row in [head] + body)
+                  for i in range(len(head))]
+        print("\nRatio = ipctk / peer on median wall time; for transfers, "
+              "ipctk throughput / peer throughput.")
+        line = "  ".join("%-*s" % (w, h) for w, h in zip(widths, head))
+        print(line)
+        print("-" * len(line))
+        for row in body:
+            print("  ".join(
+                ("%-*s" if i == 0 else "%*s") % (widths[i], row[i])
+                for i in range(len(row))))
+        print("load average at end: %s" % self.loadavg())
+        missed = [r.what.strip() for r in self.rows if r.met() == "NO"]
+        print("\ntargets: %d met, %d missed%s" % (
+            sum(r.met() == "yes" for r in self.rows), len(missed),
+            (" (" + "; ".join(missed) + ")") if missed else ""))
+
+    # -- cleanup ----------------------------------------------------------
+
+    def cleanup(self):
+        """Removes everything this run made. Returns a list of problems."""
+        problems = []
+        p = self.live
+        if p is not None and p.poll() is None:
+            p.kill()
+            p.wait()
+        self.live = None
+        try:
+            for seg, _ in self.our_segments():
+                r = subprocess.run(["ipcrm", "-m", str(seg)],
+                                   stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
+                if r.returncode != 0:
+                    problems.append("ipcrm -m %d: %s" % (
+                        seg, r.stderr.decode().strip()))
+                self.seg_ids.discard(seg)
+        except OSError as e:
+            problems.append("scanning /proc/sysvipc/shm: %s" % e)
+        for path in self.extra_files:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                problems.append("%s: %s" % (path, e))
+        for d in (self.shmdir, self.tmpdir):
+            if d is not None:
+                shutil.rmtree(d, ignore_errors=True)
+                if os.path.exists(d):
+                    problems.append("could not remove %s" % d)
+        return problems
+
+    def verify_clean(self):
+        """After cleanup: nothing of ours in ipcs -m or /dev/shm."""
+        ok = True
+        left = self.our_segments()
+        if left:
+            ok = False
+            print("LEFTOVER segments of this run: %s" % left, file=sys.stderr)
+        out = subprocess.run(["ipcs", "-m"], capture_output=True,
+                             text=True).stdout
+        rows = [l for l in out.splitlines() if re.match(r"^0x[0-9a-f]+ ", l)]
+        if rows:
+            print("ipcs -m: %d segment(s), none made by this run:"
+                  % len(rows))
+            for l in rows:
+                print("  " + l)
+        else:
+            print("ipcs -m: empty")
+        new = sorted(set(os.listdir("/dev/shm")) - self.shm_before)
+        if new:
+            ok = False
+            print("LEFTOVER in /dev/shm: %s" % new, file=sys.stderr)
+        else:
+            print("/dev/shm: no leftovers")
+        return ok
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description="Benchmark sysv-shm against ipcs/ipcmk/ipcrm/cat. "
+        "Prints ratios; never fails on a timing.")
+    ap.add_argument("--build-dir", default=DEFAULT_BUILD_DIR,
+                    help="where sysv-shm is (default: $IPCTK_BUILD_DIR or "
+                    "the repo's build/: %(default)s)")
+    ap.add_argument("--runs", type=int, default=30,
+                    help="measured runs per side for per-invocation pairs "
+                    "and transfers below --max-size (default %(default)s)")
+    ap.add_argument("--big-runs", type=int, default=5,
+                    help="measured runs per side for the --max-size "
+                    "transfers (default %(default)s)")
+    ap.add_argument("--max-size", type=parse_size, default=GIB,
+                    help="largest transfer, e.g. 1G, 256M (default 1G); "
+                    "4K, 1M and 64M below it run too")
+    ap.add_argument("--input-dir", default=None,
+                    help="directory for the input file F (default: a "
+                    "temp dir in /dev/shm; e.g. /tmp for a disk-backed "
+                    "file, read warm from the page cache)")
+    ap.add_argument("--skip-invocations", action="store_true",
+                    help="skip floor/stat/create+rm")
+    ap.add_argument("--skip-transfers", action="store_true",
+                    help="skip the read/write transfers")
+    args = ap.parse_args()
+    if args.runs < 1 or args.big_runs < 1:
+        ap.error("--runs and --big-runs must be at least 1")
+
+    def on_signal(signum, _frame):
+        raise Interrupted("signal %d" % signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    bench = Bench(args)
+    status = 0
+    try:
+        bench.run()
+    except (BenchError, OSError, subprocess.SubprocessError) as e:
+        sys.stdout.flush()
+        print("error: %s" % e, file=sys.stderr)
+        status = 1
+    except (KeyboardInterrupt, Interrupted) as e:
+        print("\ninterrupted (%s); cleaning up" % (str(e) or "Ctrl-C"),
+              file=sys.stderr)
+        status = 130
+    finally:
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_IGN)
+        problems = bench.cleanup()
+        for p in problems:
+            print("cleanup: %s" % p, file=sys.stderr)
+        if not bench.verify_clean() or problems:
+            status = status or 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
