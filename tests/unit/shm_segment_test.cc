@@ -9,20 +9,11 @@
 #include <cstring>
 #include <string>
 
+#include "scoped_segment.h"
+
 using namespace ipctk;
 
 namespace {
-
-/// A private segment removed at scope exit, pass or fail.
-struct Segment {
-  explicit Segment(uint64_t size) {
-    auto made = shm_create({IPC_PRIVATE, size, 0600, false, false, false});
-    REQUIRE(made.ok());
-    id = made->id;
-  }
-  ~Segment() { (void)shm_remove(id); }
-  int id = -1;
-};
 
 struct Pipe {
   Pipe() { REQUIRE(pipe(fd) == 0); }
@@ -87,7 +78,7 @@ TEST_CASE("create with a key: EXCL, reopen, created flag", "[shm][ipc]") {
 }
 
 TEST_CASE("write and read through an attachment", "[shm][ipc]") {
-  Segment seg(64);
+  ScopedSegment seg(64);
   auto att = Attachment::attach(seg.id, false);
   REQUIRE(att.ok());
   CHECK(att->size() == 64);
@@ -111,7 +102,7 @@ TEST_CASE("write and read through an attachment", "[shm][ipc]") {
 }
 
 TEST_CASE("write_from_fd: pipes are all-or-nothing", "[shm][ipc]") {
-  Segment seg(16);
+  ScopedSegment seg(16);
   auto att = Attachment::attach(seg.id, false);
   REQUIRE(att.ok());
   uint64_t zeroed = 0;
@@ -134,7 +125,7 @@ TEST_CASE("write_from_fd: pipes are all-or-nothing", "[shm][ipc]") {
 
 TEST_CASE("write_from_fd: regular files go straight in, checked first",
           "[shm][ipc]") {
-  Segment seg(8);
+  ScopedSegment seg(8);
   auto att = Attachment::attach(seg.id, false);
   REQUIRE(att.ok());
   FILE* f = std::tmpfile();
@@ -174,7 +165,7 @@ TEST_CASE("remove while attached is deferred", "[shm][ipc]") {
 }
 
 TEST_CASE("set changes mode; errors name the segment", "[shm][ipc]") {
-  Segment seg(4096);
+  ScopedSegment seg(4096);
   ShmSetRequest request;
   request.mode = 0640;
   REQUIRE(shm_set(seg.id, request).ok());
