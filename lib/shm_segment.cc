@@ -186,6 +186,9 @@ Result<ShmCreated> shm_create(const ShmCreateRequest& request) {
              "'sysv-shm info' shows the limits";
     else if (err == ENOMEM && request.hugetlb)
       hint = "not enough huge pages are reserved (vm.nr_hugepages)";
+    else if (err == ENOMEM)
+      hint = "the kernel cannot commit that much memory (memory, swap, "
+             "overcommit policy); --noreserve skips the reservation";
     else if (err == EPERM && request.hugetlb)
       hint = "hugetlb segments need CAP_IPC_LOCK or vm.hugetlb_shm_group";
     return sys_error("shmget", err,
