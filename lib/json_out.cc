@@ -1,10 +1,35 @@
 #include "json_out.h"
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <iostream>
 
 #include "io.h"
 
 namespace ipctk {
+
+namespace {
+bool stdout_closed = false;
+}  // namespace
+
+void guard_standard_fds() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    // open() returns the lowest free descriptor: this one.
+    int got = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+    if (got >= 0 && got != fd) close(got);
+    if (fd == 1) stdout_closed = true;
+  }
+}
+
+Status check_cout() {
+  std::cout.flush();
+  if (stdout_closed) return sys_error("write", EBADF, "stdout");
+  if (!std::cout) return sys_error("write", errno != 0 ? errno : EIO, "stdout");
+  return Ok{};
+}
 
 bool want_pretty(bool pretty_flag) { return pretty_flag || isatty(1) == 1; }
 
@@ -14,6 +39,7 @@ Status print_document(const Json& doc, bool pretty) {
   std::string text = doc.dump(pretty ? 2 : -1, ' ', false,
                               Json::error_handler_t::replace);
   text.push_back('\n');
+  if (stdout_closed) return sys_error("write", EBADF, "stdout");
   return write_all(1, text.data(), text.size(), "stdout");
 }
 

@@ -11,6 +11,17 @@ namespace ipctk {
 
 using Json = nlohmann::ordered_json;
 
+/// Opens /dev/null on whichever of fds 0, 1 and 2 is closed, so that no
+/// descriptor the tool opens later (a signalfd, an input file) lands there
+/// and is taken for stdin or stdout. A closed stdout is remembered, and
+/// printing to it still fails (EBADF). Call first thing.
+void guard_standard_fds();
+
+/// Checks what went to std::cout (CLI11's --help and --version text): a
+/// full or closed stdout is an error there too. Set errno to 0 before the
+/// text is written, so that the error names the write's errno.
+Status check_cout();
+
 /// Pretty when asked, or when stdout is a terminal (a person is reading).
 bool want_pretty(bool pretty_flag);
 

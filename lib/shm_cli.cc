@@ -33,14 +33,19 @@ Result<std::optional<uint64_t>> optional_size(const std::string& text,
   return std::optional<uint64_t>(*v);
 }
 
-/// Offset and length of a read or write, checked against the segment.
-Result<Region> region_of(const std::string& offset_text,
-                         const std::string& length_text, uint64_t size) {
+/// --offset and --length of a read or write, parsed before any lookup.
+struct Span {
+  uint64_t offset = 0;
+  std::optional<uint64_t> length;
+};
+
+Result<Span> parse_span(const std::string& offset_text,
+                        const std::string& length_text) {
   auto offset = optional_size(offset_text, "--offset");
   if (!offset) return offset.error();
   auto length = optional_size(length_text, "--length");
   if (!length) return length.error();
-  return make_region(size, offset->value_or(0), *length);
+  return Span{offset->value_or(0), *length};
 }
 
 Outcome document(Json doc) { return Outcome{std::move(doc), kExitOk}; }
@@ -75,14 +80,13 @@ Result<Outcome> shm_create_command(const ShmCreateArgs& a, const Context&) {
   auto info = shm_stat(made->id);
   if (!info) return info.error();
   Json doc = to_json(*info);
-  doc["effective_size"] = effective_size(info->size, a.hugetlb);
+  doc["effective_size"] = effective_size(info->size, made->created && a.hugetlb);
   doc["created"] = made->created;
-  // The kernel does not keep these two in the mode word: report what this
-  // call asked for when it created the segment.
-  if (made->created) {
-    doc["hugetlb"] = a.hugetlb;
-    doc["noreserve"] = a.noreserve;
-  }
+  // The kernel keeps neither flag where it can be read back: report what
+  // this call asked for when it created the segment, and null (unknown)
+  // when it opened an existing one.
+  doc["hugetlb"] = made->created ? Json(a.hugetlb) : Json(nullptr);
+  doc["noreserve"] = made->created ? Json(a.noreserve) : Json(nullptr);
   return document(std::move(doc));
 }
 
@@ -135,12 +139,18 @@ Result<Outcome> shm_attach_command(const ShmAttachArgs& a, const Context& ctx) {
 Result<Outcome> shm_read_command(const ShmReadArgs& a, const Context&) {
   auto encoding = parse_encoding(a.encoding);
   if (!encoding) return encoding.error();
+  auto span = parse_span(a.offset, a.length);
+  if (!span) return span.error();
   auto id = resolve(a.target);
   if (!id) return id.error();
+  // Bounds are checked on IPC_STAT's size before attaching: a failed read
+  // must not even move the segment's atime and lpid.
+  auto info = shm_stat(*id);
+  if (!info) return info.error();
+  auto region = make_region(info->size, span->offset, span->length);
+  if (!region) return region.error();
   auto att = Attachment::attach(*id, true);
   if (!att) return att.error();
-  auto region = region_of(a.offset, a.length, att->size());
-  if (!region) return region.error();
   if (a.raw) {
     auto sent = att->read_to_fd(*region, 1);
     if (!sent) return sent.error();
@@ -175,40 +185,37 @@ Result<Outcome> shm_write_command(const ShmWriteArgs& a, const Context&) {
     if (!d) return d.error();
     bytes = std::move(*d);
   }
-  auto offset = optional_size(a.offset, "--offset");
-  if (!offset) return offset.error();
-  auto length = optional_size(a.length, "--length");
-  if (!length) return length.error();
+  auto span = parse_span(a.offset, a.length);
+  if (!span) return span.error();
   auto id = resolve(a.target);
   if (!id) return id.error();
+  auto info = shm_stat(*id);
+  if (!info) return info.error();
+  auto region = make_region(info->size, span->offset, span->length);
+  if (!region) return region.error();
 
-  int input_fd = 0;
+  // The input is staged and measured before the segment is attached, so
+  // that input which does not fit leaves the segment untouched.
   std::optional<Fd> file;
+  int input_fd = 0;
   if (!bytes && !a.file.empty() && a.file != "-") {
     int fd = open(a.file.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return sys_error("open", errno, "--file " + a.file);
     file.emplace(fd);
     input_fd = fd;
   }
+  auto input = bytes ? StagedInput::from_bytes(std::move(*bytes), *region)
+                     : StagedInput::from_fd(input_fd, *region);
+  if (!input) return input.error();
   auto att = Attachment::attach(*id, false);
   if (!att) return att.error();
-  auto region = make_region(att->size(), offset->value_or(0), *length);
-  if (!region) return region.error();
   uint64_t zeroed = 0;
-  uint64_t written = 0;
-  if (bytes) {
-    auto w = att->write(*region, *bytes, a.zero_fill, &zeroed);
-    if (!w) return w.error();
-    written = bytes->size();
-  } else {
-    auto w = att->write_from_fd(*region, input_fd, a.zero_fill, &zeroed);
-    if (!w) return w.error();
-    written = *w;
-  }
+  auto written = att->write(*region, *input, a.zero_fill, &zeroed);
+  if (!written) return written.error();
   Json doc;
   doc["id"] = *id;
   doc["offset"] = region->offset;
-  doc["written"] = written;
+  doc["written"] = *written;
   doc["zero_filled"] = zeroed;
   return document(std::move(doc));
 }
@@ -245,7 +252,10 @@ Result<Outcome> shm_rm_command(const ShmRmArgs& a, const Context&) {
     for (const auto& r : removed) seen = seen || r["id"] == t.id;
     if (seen) continue;
     auto rm = shm_remove(t.id);
-    if (!rm) return rm.error();
+    // Gone between the check and here (someone else removed it): what was
+    // asked holds, and the segments already removed must still be reported.
+    if (!rm && rm.error().err != EINVAL && rm.error().err != EIDRM)
+      return rm.error();
     Json entry;
     entry["id"] = t.id;
     entry["key"] = static_cast<uint32_t>(t.key);

@@ -46,29 +46,6 @@ Error shmctl_error(const char* op, int err, int id) {
   return sys_error(op, err, id_text(id), hint);
 }
 
-/// A private, lazily backed buffer for input of unknown length; pages are
-/// only touched as data arrives.
-class ScratchMap {
- public:
-  explicit ScratchMap(size_t size) : size_(size) {
-    if (size_ == 0) return;
-    void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    data_ = p == MAP_FAILED ? nullptr : static_cast<char*>(p);
-  }
-  ~ScratchMap() {
-    if (data_ != nullptr) munmap(data_, size_);
-  }
-  ScratchMap(const ScratchMap&) = delete;
-  ScratchMap& operator=(const ScratchMap&) = delete;
-  char* data() const { return data_; }
-  bool ok() const { return size_ == 0 || data_ != nullptr; }
-
- private:
-  size_t size_;
-  char* data_ = nullptr;
-};
-
 /// Bulk copies go this many bytes at a time: each chunk's pages are faulted
 /// in with one madvise, then copied while they are still in cache.
 constexpr size_t kCopyChunk = 8u << 20;
@@ -119,8 +96,6 @@ Error too_big_unknown(uint64_t room, const Region& region) {
 
 bool ShmInfo::dest() const { return (mode & SHM_DEST) != 0; }
 bool ShmInfo::locked() const { return (mode & SHM_LOCKED) != 0; }
-bool ShmInfo::hugetlb() const { return (mode & SHM_HUGETLB) != 0; }
-bool ShmInfo::noreserve() const { return (mode & SHM_NORESERVE) != 0; }
 
 Json to_json(const ShmInfo& info) {
   Json j;
@@ -142,8 +117,6 @@ Json to_json(const ShmInfo& info) {
   j["lpid"] = info.lpid;
   j["dest"] = info.dest();
   j["locked"] = info.locked();
-  j["hugetlb"] = info.hugetlb();
-  j["noreserve"] = info.noreserve();
   return j;
 }
 
@@ -336,6 +309,7 @@ Result<Attachment> Attachment::attach(int id, bool readonly) {
   void* p = shmat(id, nullptr, readonly ? SHM_RDONLY : 0);
   if (p == reinterpret_cast<void*>(-1)) {
     int err = errno;
+    if (err == EINVAL || err == EIDRM) return shmctl_error("shmat", err, id);
     return sys_error("shmat", err, id_text(id),
                      err == EACCES ? "the segment's mode does not allow this "
                                      "caller to attach it this way"
@@ -373,56 +347,81 @@ std::string_view Attachment::bytes(const Region& region) const {
   return {data_ + region.offset, static_cast<size_t>(region.length)};
 }
 
-Status Attachment::write(const Region& region, std::string_view data,
-                         bool zero_fill, uint64_t* zeroed) const {
-  if (data.size() > region.length)
-    return too_big(data.size(), region.length, region);
-  std::memcpy(data_ + region.offset, data.data(), data.size());
-  *zeroed = 0;
-  if (zero_fill) {
-    *zeroed = region.length - data.size();
-    std::memset(data_ + region.offset + data.size(), 0, *zeroed);
-  }
-  return Ok{};
+Result<StagedInput> StagedInput::from_bytes(std::string bytes,
+                                            const Region& region) {
+  if (bytes.size() > region.length)
+    return too_big(bytes.size(), region.length, region);
+  StagedInput input;
+  input.size_ = bytes.size();
+  input.bytes_ = std::move(bytes);
+  input.from_bytes_ = true;
+  return input;
 }
 
-Result<uint64_t> Attachment::write_from_fd(const Region& region, int fd,
-                                           bool zero_fill,
-                                           uint64_t* zeroed) const {
+Result<StagedInput> StagedInput::from_fd(int fd, const Region& region) {
   struct stat st;
   if (fstat(fd, &st) != 0) return sys_error("fstat", errno, "input");
-  char* dest = data_ + region.offset;
-  uint64_t got = 0;
-  /// A size of 0 is not to be trusted: /proc and other pseudo files say 0
-  /// and still have content, so they are read like a pipe.
-  bool sized = S_ISREG(st.st_mode) && st.st_size > 0;
-  off_t pos = sized ? lseek(fd, 0, SEEK_CUR) : -1;
-  if (sized && pos >= 0) {
+  StagedInput input;
+  // A size of 0 is not to be trusted: /proc and other pseudo files say 0
+  // and still have content, so they are read like a pipe.
+  off_t pos = S_ISREG(st.st_mode) && st.st_size > 0 ? lseek(fd, 0, SEEK_CUR) : -1;
+  if (pos >= 0) {
     uint64_t have = st.st_size > pos ? static_cast<uint64_t>(st.st_size - pos) : 0;
     if (have > region.length) return too_big(have, region.length, region);
 #ifdef POSIX_FADV_SEQUENTIAL
     posix_fadvise(fd, pos, static_cast<off_t>(have), POSIX_FADV_SEQUENTIAL);
 #endif
-    for (size_t left = static_cast<size_t>(have); left > 0;) {
+    input.fd_ = fd;
+    input.size_ = have;
+    return input;
+  }
+  // One byte more than fits tells "too long" from "exactly full". The pages
+  // are touched only as data arrives (MAP_NORESERVE, lazily backed).
+  size_t cap = static_cast<size_t>(region.length) + 1;
+  void* p = mmap(nullptr, cap, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return sys_error("mmap", errno, "input buffer");
+  input.scratch_ = static_cast<char*>(p);
+  input.scratch_size_ = cap;
+  auto n = read_full(fd, input.scratch_, cap, "input");
+  if (!n) return n.error();
+  if (*n > region.length) return too_big_unknown(region.length, region);
+  input.size_ = *n;
+  return input;
+}
+
+StagedInput::StagedInput(StagedInput&& other) noexcept
+    : bytes_(std::move(other.bytes_)), fd_(other.fd_),
+      scratch_(other.scratch_), scratch_size_(other.scratch_size_),
+      size_(other.size_), from_bytes_(other.from_bytes_) {
+  other.scratch_ = nullptr;
+}
+
+StagedInput::~StagedInput() {
+  if (scratch_ != nullptr) munmap(scratch_, scratch_size_);
+}
+
+Result<uint64_t> Attachment::write(const Region& region, StagedInput& input,
+                                   bool zero_fill, uint64_t* zeroed) const {
+  if (input.size_ > region.length)
+    return too_big(input.size_, region.length, region);
+  char* dest = data_ + region.offset;
+  uint64_t got = 0;
+  if (input.fd_ >= 0) {
+    for (size_t left = static_cast<size_t>(input.size_); left > 0;) {
       size_t chunk = std::min(left, kCopyChunk);
       prefault(dest + got, chunk, true);
-      auto n = read_full(fd, dest + got, chunk, "input file");
+      auto n = read_full(input.fd_, dest + got, chunk, "input file");
       if (!n) return n.error();
       got += *n;
       left -= chunk;
       if (*n < chunk) break;  // the file shrank meanwhile
     }
   } else {
-    // One byte more than fits tells "too long" from "exactly full".
-    size_t cap = static_cast<size_t>(region.length) + 1;
-    ScratchMap scratch(cap);
-    if (!scratch.ok()) return sys_error("mmap", errno, "input buffer");
-    auto n = read_full(fd, scratch.data(), cap, "input");
-    if (!n) return n.error();
-    if (*n > region.length) return too_big_unknown(region.length, region);
-    prefault(dest, *n, true);
-    std::memcpy(dest, scratch.data(), *n);
-    got = *n;
+    const char* src = input.from_bytes_ ? input.bytes_.data() : input.scratch_;
+    got = input.size_;
+    prefault(dest, static_cast<size_t>(got), true);
+    if (got != 0) std::memcpy(dest, src, static_cast<size_t>(got));
   }
   *zeroed = 0;
   if (zero_fill) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "error.h"
@@ -29,8 +30,8 @@ struct ShmInfo {
 
   bool dest() const;
   bool locked() const;
-  bool hugetlb() const;
-  bool noreserve() const;
+  // No hugetlb()/noreserve(): Linux never records SHM_HUGETLB or
+  // SHM_NORESERVE in the mode word, so nothing can read them back.
 };
 
 /// The contract's segment object (same fields for stat, list and set).
@@ -93,6 +94,36 @@ struct Region {
 Result<Region> make_region(uint64_t segment_size, uint64_t offset,
                            std::optional<uint64_t> length);
 
+/// The data of a write, staged and measured before the segment is touched,
+/// so that input that does not fit fails before anything is attached or
+/// written. Bytes from argv are held as they are; a regular file is only
+/// measured (it is read straight into the segment later); anything else (a
+/// pipe, a terminal, a /proc file that says its size is 0) is read into
+/// private memory, because its length is known only at its end.
+class StagedInput {
+ public:
+  static Result<StagedInput> from_bytes(std::string bytes, const Region& region);
+  static Result<StagedInput> from_fd(int fd, const Region& region);
+  StagedInput(StagedInput&& other) noexcept;
+  StagedInput& operator=(StagedInput&&) = delete;
+  StagedInput(const StagedInput&) = delete;
+  StagedInput& operator=(const StagedInput&) = delete;
+  ~StagedInput();
+
+  uint64_t size() const { return size_; }
+
+ private:
+  friend class Attachment;
+  StagedInput() = default;
+
+  std::string bytes_;
+  int fd_ = -1;              // a regular file, read at copy time
+  char* scratch_ = nullptr;  // mmap'ed private memory holding the input
+  size_t scratch_size_ = 0;
+  uint64_t size_ = 0;
+  bool from_bytes_ = false;
+};
+
 /// An attachment of a segment (shmat); detached when destroyed.
 class Attachment {
  public:
@@ -109,17 +140,11 @@ class Attachment {
   bool readonly() const { return readonly_; }
   std::string_view bytes(const Region& region) const;
 
-  /// Copies `data` into `region`; `data` longer than the region is EFBIG
-  /// and writes nothing. With `zero_fill` the rest of the region is zeroed.
-  Status write(const Region& region, std::string_view data, bool zero_fill,
-               uint64_t* zeroed) const;
-
-  /// Reads all of `fd` into `region`. A regular file is read straight into
-  /// the segment once its size is known to fit; a pipe is read into private
-  /// memory first, because its length is known only at its end and a write
-  /// that does not fit must write nothing.
-  Result<uint64_t> write_from_fd(const Region& region, int fd,
-                                 bool zero_fill, uint64_t* zeroed) const;
+  /// Writes `input` into `region` (it was checked to fit when staged);
+  /// with `zero_fill` the rest of the region is zeroed. Returns the bytes
+  /// written.
+  Result<uint64_t> write(const Region& region, class StagedInput& input,
+                         bool zero_fill, uint64_t* zeroed) const;
 
   /// Writes the bytes of `region` to `fd`, straight from the segment.
   Status read_to_fd(const Region& region, int fd) const;

@@ -24,7 +24,19 @@ void Tool::add(std::string name, std::string description, Options options,
                    std::move(action), takes_command});
 }
 
+int Tool::print_text(const CLI::Error& e) {
+  errno = 0;
+  int status = app_.exit(e);
+  auto flushed = check_cout();
+  if (!flushed) {
+    print_error(flushed.error());
+    return kExitFailed;
+  }
+  return status;
+}
+
 int Tool::run(int argc, char** argv) {
+  guard_standard_fds();
   try {
     // `--` ends ipctk's own arguments: what follows is a command to run, and
     // CLI11 must not see it (it would fill positionals with it).
@@ -61,11 +73,11 @@ int Tool::run(int argc, char** argv) {
     try {
       app_.parse(args);
     } catch (const CLI::CallForHelp& e) {
-      return app_.exit(e);
+      return print_text(e);
     } catch (const CLI::CallForAllHelp& e) {
-      return app_.exit(e);
+      return print_text(e);
     } catch (const CLI::CallForVersion& e) {
-      return app_.exit(e);
+      return print_text(e);
     } catch (const CLI::ParseError& e) {
       print_error(usage_error(e.what(), "see '" + app_.get_name() +
                                             " --help'"));

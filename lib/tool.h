@@ -58,6 +58,9 @@ class Tool {
     bool takes_command;
     CLI::App* app = nullptr;  // built by run() when needed
   };
+  /// Prints --help or --version text and checks that it got out.
+  int print_text(const CLI::Error& e);
+
   CLI::App app_;
   bool pretty_ = false;
   std::vector<Sub> subs_;

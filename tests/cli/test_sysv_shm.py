@@ -41,10 +41,9 @@ UNUSED_ID = 2147483647   # a valid id number no segment has
 SEGMENT_FIELDS = {
     "id", "key", "key_hex", "mode", "mode_octal", "uid", "gid", "cuid",
     "cgid", "size", "nattch", "atime", "dtime", "ctime", "cpid", "lpid",
-    "dest", "locked", "hugetlb", "noreserve",
+    "dest", "locked",
 }
-INT_FIELDS = SEGMENT_FIELDS - {"key_hex", "mode_octal", "dest", "locked",
-                               "hugetlb", "noreserve"}
+INT_FIELDS = SEGMENT_FIELDS - {"key_hex", "mode_octal", "dest", "locked"}
 
 
 def shm_row(shmid):
@@ -207,7 +206,8 @@ class CreateTest(ShmTestCase):
 
     def test_create_document(self):
         doc = self.create("--size", 5000)
-        self.assertEqual(set(doc), SEGMENT_FIELDS | {"effective_size", "created"})
+        self.assertEqual(set(doc), SEGMENT_FIELDS | {"effective_size", "created",
+                                                     "hugetlb", "noreserve"})
         self.assertIs(doc["created"], True)
         self.assertEqual(doc["key"], 0)
         self.assertEqual(doc["key_hex"], "0x00000000")
@@ -294,11 +294,19 @@ class CreateTest(ShmTestCase):
         self.assertEqual(len(rows_with_key(key)), 1)
 
     def test_noreserve(self):
-        doc = self.create("--size", "1M", "--noreserve")
+        key = hex(fresh_key())
+        doc = self.create("--size", "1M", "--noreserve", "--key", key, "--excl")
         self.assertIs(doc["created"], True)
         self.assertIs(doc["noreserve"], True)
         self.assertIs(doc["hugetlb"], False)
         self.assertEqual(doc["size"], 1 << 20)
+        # Opening it again cannot know how it was made: null, not a guess.
+        again = self.create("--size", "1M", "--key", key)
+        self.assertIs(again["created"], False)
+        self.assertEqual(again["id"], doc["id"])
+        self.assertIsNone(again["noreserve"])
+        self.assertIsNone(again["hugetlb"])
+        self.assertEqual(again["effective_size"], 1 << 20)
         self.assertIsNotNone(shm_row(doc["id"]))
 
     def test_hugetlb(self):
@@ -664,7 +672,7 @@ class StatTest(ShmTestCase):
         for field in INT_FIELDS:
             self.assertIsInstance(st[field], int, field)
             self.assertNotIsInstance(st[field], bool, field)
-        for field in ("dest", "locked", "hugetlb", "noreserve"):
+        for field in ("dest", "locked"):
             self.assertIs(st[field], False, field)
         self.assertEqual(st["id"], shmid)
         self.assertEqual((st["size"], st["mode"], st["mode_octal"]),

@@ -77,53 +77,67 @@ TEST_CASE("create with a key: EXCL, reopen, created flag", "[shm][ipc]") {
   CHECK(info->size == 4096);
 }
 
+namespace {
+
+/// Stages `bytes` for `region` and writes them; the staging error if any.
+Result<uint64_t> put(const Attachment& att, const Region& region,
+                     std::string bytes, bool zero_fill, uint64_t* zeroed) {
+  auto input = StagedInput::from_bytes(std::move(bytes), region);
+  if (!input) return input.error();
+  return att.write(region, *input, zero_fill, zeroed);
+}
+
+}  // namespace
+
 TEST_CASE("write and read through an attachment", "[shm][ipc]") {
   ScopedSegment seg(64);
   auto att = Attachment::attach(seg.id, false);
   REQUIRE(att.ok());
   CHECK(att->size() == 64);
   uint64_t zeroed = 99;
-  REQUIRE(att->write(*make_region(64, 10, std::nullopt), "hello", false, &zeroed).ok());
+  REQUIRE(put(*att, *make_region(64, 10, std::nullopt), "hello", false, &zeroed).ok());
   CHECK(zeroed == 0);
   CHECK(att->bytes(*make_region(64, 10, 5)) == "hello");
 
-  SECTION("data longer than the region writes nothing") {
-    std::string before(att->bytes(*make_region(64, 0, std::nullopt)));
-    auto r = att->write(*make_region(64, 60, std::nullopt), "hello", false, &zeroed);
+  SECTION("data longer than the region is refused when staged") {
+    auto r = StagedInput::from_bytes("hello", *make_region(64, 60, std::nullopt));
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code() == "EFBIG");
-    CHECK(att->bytes(*make_region(64, 0, std::nullopt)) == before);
   }
   SECTION("zero fill clears the rest of the region") {
-    REQUIRE(att->write(*make_region(64, 10, 20), "hi", true, &zeroed).ok());
+    REQUIRE(put(*att, *make_region(64, 10, 20), "hi", true, &zeroed).ok());
     CHECK(zeroed == 18);
     CHECK(att->bytes(*make_region(64, 10, 5)) == std::string("hi\0\0\0", 5));
   }
 }
 
-TEST_CASE("write_from_fd: pipes are all-or-nothing", "[shm][ipc]") {
+TEST_CASE("staged pipe input is all-or-nothing", "[shm][ipc]") {
   ScopedSegment seg(16);
   auto att = Attachment::attach(seg.id, false);
   REQUIRE(att.ok());
+  Region all = *make_region(16, 0, std::nullopt);
   uint64_t zeroed = 0;
   {
     Pipe p;
     p.feed(std::string(16, 'a'));
-    auto n = att->write_from_fd(*make_region(16, 0, std::nullopt), p.fd[0], false, &zeroed);
+    auto input = StagedInput::from_fd(p.fd[0], all);
+    REQUIRE(input.ok());
+    CHECK(input->size() == 16);
+    auto n = att->write(all, *input, false, &zeroed);
     REQUIRE(n.ok());
     CHECK(*n == 16);
   }
   {
     Pipe p;
     p.feed(std::string(17, 'b'));
-    auto n = att->write_from_fd(*make_region(16, 0, std::nullopt), p.fd[0], false, &zeroed);
-    REQUIRE_FALSE(n.ok());
-    CHECK(n.error().code() == "EFBIG");
-    CHECK(att->bytes(*make_region(16, 0, std::nullopt)) == std::string(16, 'a'));
+    auto input = StagedInput::from_fd(p.fd[0], all);
+    REQUIRE_FALSE(input.ok());
+    CHECK(input.error().code() == "EFBIG");
+    CHECK(att->bytes(all) == std::string(16, 'a'));
   }
 }
 
-TEST_CASE("write_from_fd: regular files go straight in, checked first",
+TEST_CASE("staged regular files are measured, then read straight in",
           "[shm][ipc]") {
   ScopedSegment seg(8);
   auto att = Attachment::attach(seg.id, false);
@@ -135,33 +149,36 @@ TEST_CASE("write_from_fd: regular files go straight in, checked first",
   int fd = fileno(f);
   uint64_t zeroed = 0;
   REQUIRE(lseek(fd, 0, SEEK_SET) == 0);
-  auto too_long = att->write_from_fd(*make_region(8, 0, std::nullopt), fd, false, &zeroed);
+  auto too_long = StagedInput::from_fd(fd, *make_region(8, 0, std::nullopt));
   REQUIRE_FALSE(too_long.ok());
   CHECK(too_long.error().code() == "EFBIG");
-  CHECK(att->bytes(*make_region(8, 0, std::nullopt)) == std::string(8, '\0'));
   REQUIRE(lseek(fd, 4, SEEK_SET) == 4);  // from the current position on
-  auto n = att->write_from_fd(*make_region(8, 1, std::nullopt), fd, true, &zeroed);
+  Region tail = *make_region(8, 1, std::nullopt);
+  auto input = StagedInput::from_fd(fd, tail);
+  REQUIRE(input.ok());
+  CHECK(input->size() == 6);
+  auto n = att->write(tail, *input, true, &zeroed);
   REQUIRE(n.ok());
   CHECK(*n == 6);
   CHECK(zeroed == 1);
-  CHECK(att->bytes(*make_region(8, 0, std::nullopt)) == std::string(1, '\0') + "456789" + std::string(1, '\0'));
+  CHECK(att->bytes(*make_region(8, 0, std::nullopt)) ==
+        std::string(1, '\0') + "456789" + std::string(1, '\0'));
   std::fclose(f);
 }
 
 TEST_CASE("remove while attached is deferred", "[shm][ipc]") {
-  auto made = shm_create({IPC_PRIVATE, 4096, 0600, false, false, false});
-  REQUIRE(made.ok());
+  ScopedSegment seg(4096);
   {
-    auto att = Attachment::attach(made->id, true);
+    auto att = Attachment::attach(seg.id, true);
     REQUIRE(att.ok());
     CHECK(att->readonly());
-    REQUIRE(shm_remove(made->id).ok());
-    auto info = shm_stat(made->id);
+    REQUIRE(shm_remove(seg.id).ok());
+    auto info = shm_stat(seg.id);
     REQUIRE(info.ok());
     CHECK(info->dest());
     CHECK(info->nattch == 1);
   }
-  CHECK(shm_stat(made->id).error().code() == "EINVAL");
+  CHECK(shm_stat(seg.id).error().code() == "EINVAL");
 }
 
 TEST_CASE("set changes mode; errors name the segment", "[shm][ipc]") {
