@@ -21,11 +21,12 @@ def tool_path(name):
 class Result:
     """What one invocation did: exit status, stdout, stderr, and both parsed."""
 
-    def __init__(self, argv, proc):
+    def __init__(self, argv, pid, rc, out, err):
         self.argv = argv
-        self.rc = proc.returncode
-        self.out = proc.stdout
-        self.err = proc.stderr
+        self.pid = pid  # the tool's own pid (setpriv execs it)
+        self.rc = rc
+        self.out = out
+        self.err = err
         self.json = None
         self.error = None
         text = self.out.decode("utf-8", "replace").strip()
@@ -53,10 +54,15 @@ def run(tool, *args, input=None, timeout=30, env=None, user=None):
         argv = ["setpriv", "--reuid=" + user, "--regid=nogroup",
                 "--clear-groups", "--"] + argv
     stdin = subprocess.DEVNULL if input is None else subprocess.PIPE
-    proc = subprocess.run(argv, input=input, stdin=stdin if input is None else None,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          timeout=timeout, env=env)
-    return Result(argv, proc)
+    with subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=env) as proc:
+        try:
+            out, err = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+        return Result(argv, proc.pid, proc.returncode, out, err)
 
 
 def proc_sysvipc(kind):

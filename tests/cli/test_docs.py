@@ -166,6 +166,46 @@ def mentions_subcommand(shell, text, sub):
     return word_re(sub).search(text) is not None
 
 
+def man_section(text, heading):
+    """The text of the man page section "## heading" (or "# HEADING") up to
+    the next heading of the same or a higher level."""
+    m = re.search(r"(?m)^(#{1,2}) +" + re.escape(heading) + r" *$", text)
+    if m is None:
+        return ""
+    level = len(m.group(1))
+    end = re.compile(r"(?m)^#{1,%d} " % level).search(text, m.end())
+    return text[m.end():end.start() if end else len(text)]
+
+
+def man_defines(section, flag):
+    """Whether `section` has an entry for `flag`: a definition term (a line
+    that starts with a flag and is followed by an indented description)
+    naming this one, as "*--size* _SIZE_" or "*--key-path* _P_ *--proj-id* _N_".
+    A synopsis line that merely lists the flag does not count."""
+    lines = section.splitlines()
+    for line, following in zip(lines, lines[1:]):
+        if (line.startswith("*--") and following.startswith("\t") and
+                "*%s*" % flag in line):
+            return True
+    return False
+
+
+# Flags of the one-segment subcommands, documented once under this heading.
+TARGET_FLAGS = {"--key", "--key-path", "--proj-id"}
+TARGET_SECTION = "NAMING A SEGMENT"
+
+
+def man_documents(text, sub, flag):
+    """A subcommand's flag has an entry in that subcommand's own section,
+    or, for the target flags of a subcommand that takes a _TARGET_, in the
+    section that names a segment."""
+    section = man_section(text, sub)
+    if man_defines(section, flag):
+        return True
+    return (flag in TARGET_FLAGS and "_TARGET_" in section and
+            man_defines(man_section(text, TARGET_SECTION), flag))
+
+
 def missing(kind, what, tool, sub, path):
     where = "%s %s" % (tool, sub) if sub else tool
     return "%s: %s %s is missing from %s" % (where, kind, what, path)
@@ -222,8 +262,14 @@ class DocsCoverFlags(unittest.TestCase):
             for flag in s.flags[sub]:
                 with self.subTest(tool=tool, subcommand=sub, flag=flag,
                                   file=path):
-                    self.assertTrue(mentions_flag(shell, text, flag),
-                                    missing("flag", flag, tool, sub, path))
+                    if shell == "man":
+                        self.assertTrue(
+                            man_documents(text, sub, flag),
+                            missing("entry for flag", flag, tool, sub,
+                                    path + " (section '## %s')" % sub))
+                    else:
+                        self.assertTrue(mentions_flag(shell, text, flag),
+                                        missing("flag", flag, tool, sub, path))
 
     def test_man_page(self):
         for tool in built_tools():
