@@ -67,12 +67,11 @@ class Fd {
 }  // namespace
 
 Result<Outcome> shm_create_command(const ShmCreateArgs& a, const Context&) {
-  if (a.size.empty()) return usage_error("--size is required");
   auto size = parse_size(a.size, "--size");
   if (!size) return size.error();
   auto mode = parse_mode(a.mode);
   if (!mode) return mode.error();
-  auto key = creation_key(a.key, a.is_private, a.key_path, a.proj_id);
+  auto key = creation_key(a.key, a.key_path, a.proj_id);
   if (!key) return key.error();
   ShmCreateRequest request{*key, *size, *mode, a.excl, a.hugetlb, a.noreserve};
   auto made = shm_create(request);
@@ -168,10 +167,6 @@ Result<Outcome> shm_read_command(const ShmReadArgs& a, const Context&) {
 }
 
 Result<Outcome> shm_write_command(const ShmWriteArgs& a, const Context&) {
-  int sources = a.data.has_value() + a.hex.has_value() +
-                a.base64.has_value() + !a.file.empty();
-  if (sources > 1)
-    return usage_error("give only one of --data, --hex, --base64 and --file");
   // Decode before touching the segment: bad input changes nothing.
   std::optional<std::string> bytes;
   if (a.data) bytes = *a.data;

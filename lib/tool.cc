@@ -119,24 +119,41 @@ int Tool::run(int argc, char** argv) {
 }
 
 void add_target(CLI::App* sub, TargetArgs& target, const std::string& noun) {
-  sub->add_option("id", target.id, "The " + noun + "'s id");
-  add_value(sub, "--key", target.key,
-            "The " + noun + "'s key (decimal or 0x hex) instead of an id");
-  add_value(sub, "--key-path", target.key_path,
-            "Derive the key with ftok(3) from this existing path");
-  add_value(sub, "--proj-id", target.proj_id,
-            "The ftok project id 1..255 (with --key-path)");
+  CLI::Option* id = sub->add_option("id", target.id, "The " + noun + "'s id");
+  CLI::Option* key = add_value(
+      sub, "--key", target.key,
+      "The " + noun + "'s key (decimal or 0x hex) instead of an id");
+  CLI::Option* path = add_value(
+      sub, "--key-path", target.key_path,
+      "Derive the key with ftok(3) from this existing path");
+  CLI::Option* proj = add_value(sub, "--proj-id", target.proj_id,
+                                "The ftok project id 1..255 (with --key-path)");
+  key->excludes(id);
+  path->excludes(id)->excludes(key)->needs(proj);
+  proj->needs(path);
+}
+
+void add_creation_key(CLI::App* sub, std::string& key, bool& is_private,
+                      std::string& key_path, std::string& proj_id) {
+  CLI::Option* k = add_value(sub, "--key", key,
+                             "Key: decimal, 0x hex, or 'private'");
+  CLI::Option* p = sub->add_flag("--private", is_private,
+                                 "A new object with no key (IPC_PRIVATE)");
+  CLI::Option* path = add_value(sub, "--key-path", key_path,
+                                "Derive the key with ftok(3) from this path");
+  CLI::Option* proj = add_value(sub, "--proj-id", proj_id,
+                                "The ftok project id 1..255");
+  p->excludes(k);
+  path->excludes(k)->excludes(p)->needs(proj);
+  proj->needs(path);
 }
 
 Result<std::optional<key_t>> target_key(const TargetArgs& t) {
-  int ways = !t.id.empty() + !t.key.empty() + !t.key_path.empty();
-  if (ways == 0)
+  // Conflicting and incomplete combinations are refused by the options'
+  // excludes/needs (add_target); only "none at all" is left to see here.
+  if (t.id.empty() && t.key.empty() && t.key_path.empty())
     return usage_error("no target given", "give an ID, --key K, or "
                                           "--key-path P --proj-id N");
-  if (ways > 1)
-    return usage_error("give only one of ID, --key and --key-path");
-  if (!t.proj_id.empty() && t.key_path.empty())
-    return usage_error("--proj-id goes with --key-path");
   if (!t.key.empty()) {
     auto key = parse_key(t.key);
     if (!key) return key.error();
@@ -146,7 +163,6 @@ Result<std::optional<key_t>> target_key(const TargetArgs& t) {
     return std::optional<key_t>(*key);
   }
   if (!t.key_path.empty()) {
-    if (t.proj_id.empty()) return usage_error("--key-path needs --proj-id");
     auto key = ftok_key(t.key_path, t.proj_id);
     if (!key) return key.error();
     return std::optional<key_t>(*key);
@@ -154,19 +170,10 @@ Result<std::optional<key_t>> target_key(const TargetArgs& t) {
   return std::optional<key_t>();
 }
 
-Result<key_t> creation_key(const std::string& key, bool is_private,
-                           const std::string& key_path,
+Result<key_t> creation_key(const std::string& key, const std::string& key_path,
                            const std::string& proj_id) {
-  int ways = !key.empty() + is_private + !key_path.empty();
-  if (ways > 1)
-    return usage_error("give only one of --key, --private and --key-path");
-  if (!proj_id.empty() && key_path.empty())
-    return usage_error("--proj-id goes with --key-path");
   if (!key.empty()) return parse_key(key);
-  if (!key_path.empty()) {
-    if (proj_id.empty()) return usage_error("--key-path needs --proj-id");
-    return ftok_key(key_path, proj_id);
-  }
+  if (!key_path.empty()) return ftok_key(key_path, proj_id);
   return key_t{IPC_PRIVATE};
 }
 

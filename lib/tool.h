@@ -75,17 +75,21 @@ struct TargetArgs {
   std::string proj_id;
 };
 
-/// Adds ID, --key, --key-path, --proj-id to `sub`.
+/// Adds ID, --key, --key-path, --proj-id to `sub`; CLI11 refuses more than
+/// one way, and --key-path without --proj-id or the other way round.
 void add_target(CLI::App* sub, TargetArgs& target, const std::string& noun);
 
+/// Adds --key, --private, --key-path and --proj-id for creating an object,
+/// with the same exclusions.
+void add_creation_key(CLI::App* sub, std::string& key, bool& is_private,
+                      std::string& key_path, std::string& proj_id);
+
 /// The key given by --key or --key-path/--proj-id; nullopt when the target
-/// is an id. Exactly one way must be used.
+/// is an id. No target at all is a usage error.
 Result<std::optional<key_t>> target_key(const TargetArgs& target);
 
-/// The key for creating: --key, --key-path/--proj-id, or private. At most one
-/// of them.
-Result<key_t> creation_key(const std::string& key, bool is_private,
-                           const std::string& key_path,
+/// The key for creating: --key, --key-path/--proj-id, or private.
+Result<key_t> creation_key(const std::string& key, const std::string& key_path,
                            const std::string& proj_id);
 
 /// Adds "NAME" as a string option whose parsing (and errors) happen in the

@@ -13,11 +13,8 @@ int main(int argc, char** argv) {
   ShmCreateArgs create;
   tool.add("create", "Create a segment (or open its key)",
       [&](CLI::App* c) {
-        add_value(c, "--size", create.size, "Size in bytes; suffixes K M G (1024), KB MB GB (1000)");
-        add_value(c, "--key", create.key, "Key: decimal, 0x hex, or 'private'");
-        c->add_flag("--private", create.is_private, "A new segment with no key (IPC_PRIVATE)");
-        add_value(c, "--key-path", create.key_path, "Derive the key with ftok(3) from this path");
-        add_value(c, "--proj-id", create.proj_id, "The ftok project id 1..255");
+        add_value(c, "--size", create.size, "Size in bytes; suffixes K M G (1024), KB MB GB (1000)")->required();
+        add_creation_key(c, create.key, create.is_private, create.key_path, create.proj_id);
         add_value(c, "--mode", create.mode, "Permissions in octal (default 0600)");
         c->add_flag("--excl", create.excl, "Fail with EEXIST if the key exists");
         c->add_flag("--hugetlb", create.hugetlb, "Back the segment with huge pages");
@@ -52,10 +49,14 @@ int main(int argc, char** argv) {
         add_target(w, write.target, "segment");
         add_value(w, "--offset", write.offset, "Start at this byte (default 0)");
         add_value(w, "--length", write.length, "The region written (default: to the end)");
-        add_optional(w, "--data", write.data, "The bytes of this string");
-        add_optional(w, "--hex", write.hex, "Bytes in hex");
-        add_optional(w, "--base64", write.base64, "Bytes in base64");
-        add_value(w, "--file", write.file, "Bytes of this file ('-' is stdin, the default)");
+        CLI::Option* sources[] = {
+            add_optional(w, "--data", write.data, "The bytes of this string"),
+            add_optional(w, "--hex", write.hex, "Bytes in hex"),
+            add_optional(w, "--base64", write.base64, "Bytes in base64"),
+            add_value(w, "--file", write.file, "Bytes of this file ('-' is stdin, the default)")};
+        for (CLI::Option* a : sources)
+          for (CLI::Option* b : sources)
+            if (a != b) a->excludes(b);
         w->add_flag("--zero-fill", write.zero_fill, "Zero the rest of the region");
       },
       [&](const Context& ctx) { return shm_write_command(write, ctx); });
