@@ -192,3 +192,13 @@ TEST_CASE("set changes mode; errors name the segment", "[shm][ipc]") {
   CHECK(missing.error().message.find("segment") != std::string::npos);
   CHECK_FALSE(missing.error().hint.empty());
 }
+
+TEST_CASE("lock and unlock in memory; the owner may remove", "[shm][ipc]") {
+  ScopedSegment seg(4096);
+  REQUIRE(shm_lock(seg.id, true).ok());
+  CHECK(shm_stat(seg.id)->locked());
+  REQUIRE(shm_lock(seg.id, false).ok());
+  CHECK_FALSE(shm_stat(seg.id)->locked());
+  CHECK(shm_check_owner(*shm_stat(seg.id)).ok());
+  CHECK(shm_lock(INT32_MAX, true).error().code() == "EINVAL");
+}
