@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdint>
 
+#include <nlohmann/json.hpp>
+
 namespace ipctk {
 
 namespace {
@@ -29,6 +31,13 @@ int hex_value(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
+}
+
+Error invalid_utf8(size_t at) {
+  return Error{"encode", EILSEQ,
+               "the data is not valid UTF-8 (first bad byte at offset " +
+                   std::to_string(at) + " of the region)",
+               "use --encoding base64 or hex, or --raw", kExitFailed};
 }
 
 Error bad_data(const char* flag, std::string message) {
@@ -178,17 +187,62 @@ size_t utf8_invalid_at(std::string_view bytes) {
   return std::string_view::npos;
 }
 
+Status check_encodable(std::string_view bytes, Encoding encoding) {
+  if (encoding != Encoding::kUtf8) return Ok{};
+  size_t at = utf8_invalid_at(bytes);
+  if (at != std::string_view::npos) return invalid_utf8(at);
+  return Ok{};
+}
+
+Status encode_json_chunks(std::string_view bytes, Encoding encoding,
+                          size_t chunk,
+                          const std::function<Status(std::string_view)>& sink) {
+  if (encoding == Encoding::kBase64) chunk = chunk / 3 * 3;  // no padding inside
+  if (chunk == 0) chunk = 3;
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    size_t n = std::min(chunk, bytes.size() - pos);
+    if (encoding == Encoding::kUtf8) {
+      // Never split a character: end the piece where one starts, backing
+      // off, or going on when the piece is smaller than one character.
+      auto continues = [&](size_t at) {
+        return at < bytes.size() &&
+               (static_cast<unsigned char>(bytes[at]) & 0xc0) == 0x80;
+      };
+      size_t back = n;
+      while (back > 0 && continues(pos + back)) --back;
+      if (back > 0) {
+        n = back;
+      } else {
+        while (continues(pos + n)) ++n;
+      }
+    }
+    std::string_view piece = bytes.substr(pos, n);
+    std::string text;
+    switch (encoding) {
+      case Encoding::kBase64: text = base64_encode(piece); break;
+      case Encoding::kHex: text = hex_encode(piece); break;
+      case Encoding::kUtf8: {
+        // nlohmann's escaping, without the quotes around it.
+        text = nlohmann::json(std::string(piece)).dump();
+        text = text.substr(1, text.size() - 2);
+        break;
+      }
+    }
+    auto sent = sink(text);
+    if (!sent) return sent;
+    pos += n;
+  }
+  return Ok{};
+}
+
 Result<std::string> encode(std::string_view bytes, Encoding encoding) {
   switch (encoding) {
     case Encoding::kBase64: return base64_encode(bytes);
     case Encoding::kHex: return hex_encode(bytes);
     case Encoding::kUtf8: {
       size_t at = utf8_invalid_at(bytes);
-      if (at != std::string_view::npos)
-        return Error{"encode", EILSEQ,
-                     "the data is not valid UTF-8 (first bad byte at offset " +
-                         std::to_string(at) + ")",
-                     "use --encoding base64 or hex, or --raw", kExitFailed};
+      if (at != std::string_view::npos) return invalid_utf8(at);
       return std::string(bytes);
     }
   }

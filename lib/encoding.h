@@ -2,6 +2,7 @@
 #define IPCTK_ENCODING_H_
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,18 @@ size_t utf8_invalid_at(std::string_view bytes);
 /// Encodes `bytes` in `encoding`; utf8 fails on invalid input instead of
 /// substituting characters.
 Result<std::string> encode(std::string_view bytes, Encoding encoding);
+
+/// Whether `bytes` can be encoded at all (utf8: valid UTF-8): checked
+/// before any output so that a failure leaves stdout empty.
+Status check_encodable(std::string_view bytes, Encoding encoding);
+
+/// Encodes `bytes` piece by piece, as the text of a JSON string (escaped
+/// for utf8; base64 and hex need no escaping), handing each piece of about
+/// `chunk` input bytes to `sink`. Memory stays at one piece whatever the
+/// size. Call check_encodable first: a piece is not validated again.
+Status encode_json_chunks(std::string_view bytes, Encoding encoding,
+                          size_t chunk,
+                          const std::function<Status(std::string_view)>& sink);
 
 }  // namespace ipctk
 

@@ -43,6 +43,29 @@ Status print_document(const Json& doc, bool pretty) {
   return write_all(1, text.data(), text.size(), "stdout");
 }
 
+Status print_document_streaming(
+    const Json& doc, bool pretty,
+    const std::function<Status(const std::function<Status(std::string_view)>&)>&
+        fill) {
+  if (stdout_closed) return sys_error("write", EBADF, "stdout");
+  std::string text = doc.dump(pretty ? 2 : -1, ' ', false,
+                              Json::error_handler_t::replace);
+  // The last field is "": split between its quotes and stream in between.
+  size_t quotes = text.rfind("\"\"");
+  if (quotes == std::string::npos)
+    return Error{"internal", EINVAL, "no empty string field to stream", "",
+                 kExitFailed};
+  auto head = write_all(1, text.data(), quotes + 1, "stdout");
+  if (!head) return head;
+  auto body = fill([](std::string_view piece) {
+    return write_all(1, piece.data(), piece.size(), "stdout");
+  });
+  if (!body) return body;
+  std::string tail = text.substr(quotes + 1);
+  tail.push_back('\n');
+  return write_all(1, tail.data(), tail.size(), "stdout");
+}
+
 Json error_json(const Error& error) {
   Json body;
   body["op"] = error.op;

@@ -1,6 +1,9 @@
 #ifndef IPCTK_JSON_OUT_H_
 #define IPCTK_JSON_OUT_H_
 
+#include <functional>
+#include <string_view>
+
 #include <nlohmann/json.hpp>
 
 #include "error.h"
@@ -29,6 +32,15 @@ bool want_pretty(bool pretty_flag);
 /// stdout or a full device is an error; the caller must not report success
 /// after it.
 Status print_document(const Json& doc, bool pretty);
+
+/// Like print_document, for a document whose last field is a string too
+/// large to build in memory: `doc` holds that field as "", and `fill`
+/// writes the string's JSON text (escaped, without quotes) through the
+/// sink it is given, piece by piece.
+Status print_document_streaming(
+    const Json& doc, bool pretty,
+    const std::function<Status(const std::function<Status(std::string_view)>&)>&
+        fill);
 
 /// Writes {"error":{...}} as one line to stderr. Best effort: there is no
 /// one left to tell if stderr fails too.

@@ -48,6 +48,10 @@ Result<Span> parse_span(const std::string& offset_text,
   return Span{offset->value_or(0), *length};
 }
 
+/// A JSON read of more than this is streamed in pieces of kStreamChunk.
+constexpr size_t kWholeDocumentLimit = 1 << 20;
+constexpr size_t kStreamChunk = 1 << 20;
+
 Outcome document(Json doc) { return Outcome{std::move(doc), kExitOk}; }
 
 class Fd {
@@ -135,7 +139,7 @@ Result<Outcome> shm_attach_command(const ShmAttachArgs& a, const Context& ctx) {
   return Outcome{std::nullopt, *status};
 }
 
-Result<Outcome> shm_read_command(const ShmReadArgs& a, const Context&) {
+Result<Outcome> shm_read_command(const ShmReadArgs& a, const Context& ctx) {
   auto encoding = parse_encoding(a.encoding);
   if (!encoding) return encoding.error();
   auto span = parse_span(a.offset, a.length);
@@ -155,15 +159,30 @@ Result<Outcome> shm_read_command(const ShmReadArgs& a, const Context&) {
     if (!sent) return sent.error();
     return Outcome{std::nullopt, kExitOk};
   }
-  auto text = encode(att->bytes(*region), *encoding);
-  if (!text) return text.error();
   Json doc;
   doc["id"] = *id;
   doc["offset"] = region->offset;
   doc["length"] = region->length;
   doc["encoding"] = encoding_name(*encoding);
-  doc["data"] = std::move(*text);
-  return document(std::move(doc));
+  doc["data"] = "";
+  std::string_view bytes = att->bytes(*region);
+  // Small regions are encoded whole, so that an encoding error leaves
+  // stdout empty; large ones stream (utf8 is validated before the first
+  // byte goes out either way), keeping memory flat whatever the size.
+  if (bytes.size() <= kWholeDocumentLimit) {
+    auto text = encode(bytes, *encoding);
+    if (!text) return text.error();
+    doc["data"] = std::move(*text);
+    return document(std::move(doc));
+  }
+  auto encodable = check_encodable(bytes, *encoding);
+  if (!encodable) return encodable.error();
+  auto printed = print_document_streaming(
+      doc, ctx.pretty, [&](const std::function<Status(std::string_view)>& sink) {
+        return encode_json_chunks(bytes, *encoding, kStreamChunk, sink);
+      });
+  if (!printed) return printed.error();
+  return Outcome{std::nullopt, kExitOk};
 }
 
 Result<Outcome> shm_write_command(const ShmWriteArgs& a, const Context&) {

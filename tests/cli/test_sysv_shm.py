@@ -933,6 +933,28 @@ class LargeDataTest(ShmTestCase):
         self.assertTrue(r.out == data, "raw read differs from the file")
         self.assertTrue(segment_bytes(shmid) == data)
 
+    def test_large_json_reads_stream_and_round_trip(self):
+        # Above 1 MiB the JSON document is streamed in pieces: it must be
+        # the same document, and a UTF-8 failure must still print nothing.
+        size = 3 * 1024 * 1024 + 5
+        shmid = self.make_segment(size)
+        payload = os.urandom(size)
+        self.assertOk(self.shm("write", shmid, input=payload))
+        for encoding, decode in (("base64", base64.b64decode),
+                                 ("hex", bytes.fromhex)):
+            doc = self.assertOk(self.shm("read", shmid, "--encoding", encoding))
+            self.assertEqual(doc["length"], size)
+            self.assertEqual(decode(doc["data"]), payload, encoding)
+        pretty = self.assertOk(self.shm("read", shmid, "--pretty"))
+        self.assertEqual(base64.b64decode(pretty["data"]), payload)
+        self.assertError(self.shm("read", shmid, "--encoding", "utf8"), 1, "EILSEQ")
+        unit = "h\u00e9\"\\\n".encode()  # 6 bytes: a 2-byte character, 3 that JSON escapes
+        text = unit * (size // len(unit))
+        text += b"x" * (size - len(text))
+        self.assertOk(self.shm("write", shmid, input=text))
+        doc = self.assertOk(self.shm("read", shmid, "--encoding", "utf8"))
+        self.assertEqual(doc["data"].encode(), text)
+
     def test_stdin_payload_of_exactly_the_size_and_one_more(self):
         shmid = self.make_segment("8M")
         data = os.urandom(self.SIZE)

@@ -1,6 +1,7 @@
 #include "encoding.h"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 using namespace ipctk;
 using namespace std::string_literals;
@@ -70,4 +71,30 @@ TEST_CASE("encoding names", "[encoding]") {
   CHECK(*parse_encoding("utf8") == Encoding::kUtf8);
   CHECK_FALSE(parse_encoding("latin1").ok());
   CHECK(std::string(encoding_name(Encoding::kHex)) == "hex");
+}
+
+TEST_CASE("chunked JSON encoding equals the whole, at any chunk size",
+          "[encoding]") {
+  std::string text;
+  for (int i = 0; i < 500; ++i) text += "a\xc3\xa9\"\\\n\xf0\x9f\x98\x80";
+  std::string binary;
+  for (int i = 0; i < 3000; ++i) binary.push_back(static_cast<char>(i * 7));
+  for (size_t chunk : {1, 2, 3, 4, 5, 7, 64, 1000, 100000}) {
+    INFO("chunk " << chunk);
+    auto collect = [&](std::string_view bytes, Encoding enc) {
+      std::string out;
+      REQUIRE(check_encodable(bytes, enc).ok());
+      REQUIRE(encode_json_chunks(bytes, enc, chunk, [&](std::string_view p) {
+                out.append(p);
+                return Status(Ok{});
+              }).ok());
+      return out;
+    };
+    CHECK(collect(binary, Encoding::kBase64) == base64_encode(binary));
+    CHECK(collect(binary, Encoding::kHex) == hex_encode(binary));
+    std::string quoted = nlohmann::json(text).dump();
+    CHECK(collect(text, Encoding::kUtf8) == quoted.substr(1, quoted.size() - 2));
+  }
+  CHECK(check_encodable("ok\xff", Encoding::kUtf8).error().code() == "EILSEQ");
+  CHECK(check_encodable("ok\xff", Encoding::kHex).ok());
 }
