@@ -150,7 +150,10 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.shm = os.path.join(args.build_dir, "sysv-shm")
-        self.pids = set()         # every child spawned: their segments are ours
+        # pid -> [wall time started, wall time ended or None] of every child:
+        # a segment is ours only if one of them made it while it ran, so a
+        # recycled pid of someone else's process is never taken for ours.
+        self.pids = {}
         self.seg_ids = set()      # segments known to be ours and still there
         self.live = None          # the child running now, if any
         self.rows = []
@@ -185,9 +188,10 @@ class Bench:
             with subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                   stdout=stdout,
                                   stderr=subprocess.PIPE) as p:
-                self.pids.add(p.pid)
+                self.pids[p.pid] = [time.time(), None]
                 self.live = p
                 out, err = p.communicate()
+                self.pids[p.pid][1] = time.time()
                 self.live = None
         finally:
             if fd is not None:
@@ -243,7 +247,9 @@ class Bench:
                 seg = int(v[col["shmid"]])
                 cpid = int(v[col["cpid"]])
                 ctime = int(v[col["ctime"]])
-                if cpid in self.pids and ctime >= int(self.start_time) - 1:
+                span = self.pids.get(cpid)
+                if span is not None and span[0] - 1 <= ctime <= (
+                        span[1] if span[1] is not None else time.time()) + 1:
                     found.append((seg, cpid))
                 elif seg in self.seg_ids:
                     found.append((seg, cpid))
@@ -350,7 +356,7 @@ class Bench:
         with subprocess.Popen([self.shm, "read", str(seg), "--raw"],
                               stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE) as p:
-            self.pids.add(p.pid)
+            self.pids[p.pid] = [time.time(), None]
             self.live = p
             while True:
                 chunk = p.stdout.read(MIB)
