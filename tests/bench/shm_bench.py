@@ -209,13 +209,8 @@ class Bench:
         """sysv-shm create --size SIZE; returns (ns, id)."""
         ns, out = self.spawn([self.shm, "create", "--size", str(size)],
                              capture=True)
-        # Parse outside the timed region; the id is the first field.
-        m = re.search(rb'"id"\s*:\s*(\d+)', out)
-        if not m:
-            raise BenchError("sysv-shm create printed %r" % out[:200])
-        seg = int(m.group(1))
-        self.seg_ids.add(seg)
-        return ns, seg
+        # Parsed outside the timed region; the id is the first field.
+        return ns, self.made(out, rb'"id"\s*:\s*(\d+)', "sysv-shm create")
 
     def shm_rm(self, seg):
         ns, _ = self.spawn([self.shm, "rm", str(seg)])
@@ -224,12 +219,16 @@ class Bench:
 
     def ipcmk(self, size):
         ns, out = self.spawn(["ipcmk", "-M", str(size)], capture=True)
-        m = re.search(rb"(\d+)\s*$", out)
+        return ns, self.made(out, rb"(\d+)\s*$", "ipcmk")
+
+    def made(self, out, pattern, who):
+        """The segment id that `who` printed, remembered for cleanup."""
+        m = re.search(pattern, out)
         if not m:
-            raise BenchError("ipcmk printed %r" % out[:200])
+            raise BenchError("%s printed %r" % (who, out[:200]))
         seg = int(m.group(1))
         self.seg_ids.add(seg)
-        return ns, seg
+        return seg
 
     def ipcrm(self, seg):
         ns, _ = self.spawn(["ipcrm", "-m", str(seg)])

@@ -66,7 +66,8 @@ class ReadmeTour(IpcTestCase):
         def stop_holders():
             for p in holders:
                 if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
+                    # The whole group: whatever the shell started goes too.
+                    os.killpg(p.pid, signal.SIGTERM)
                     p.wait(timeout=10)
                 p.stdout.close()
 
@@ -77,9 +78,11 @@ class ReadmeTour(IpcTestCase):
                 cmd = re.sub(r"\b%s\b" % readme_id, str(our_id), cmd)
             with self.subTest(command=command):
                 if cmd.endswith("&"):
-                    p = subprocess.Popen(["sh", "-c", cmd[:-1]], env=env,
-                                         stdout=subprocess.PIPE,
-                                         stdin=subprocess.DEVNULL)
+                    p = subprocess.Popen(["sh", "-c", "exec " + cmd[:-1]],
+                                         env=env, stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL,
+                                         stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
                     holders.append(p)
                     out = p.stdout.readline().decode()
                     self.assertEqual(shape(json.loads(out)),
