@@ -1,5 +1,6 @@
 #include "io.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,6 +40,26 @@ Result<size_t> read_full(int fd, void* data, size_t size, const char* what) {
     done += static_cast<size_t>(n);
   }
   return done;
+}
+
+Result<std::string> read_whole_file(const char* path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return sys_error("open", errno, path);
+  std::string text;
+  constexpr size_t kChunk = 65536;
+  for (;;) {
+    size_t have = text.size();
+    text.resize(have + kChunk);
+    auto n = read_full(fd, text.data() + have, kChunk, path);
+    if (!n) {
+      close(fd);
+      return n.error();
+    }
+    text.resize(have + *n);
+    if (*n < kChunk) break;  // end of file
+  }
+  close(fd);
+  return text;
 }
 
 }  // namespace ipctk

@@ -1,14 +1,14 @@
 #include "sysv_list.h"
 
-#include <fcntl.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
-#include <unistd.h>
 
 #include <array>
 #include <cerrno>
 #include <charconv>
 #include <string>
+
+#include "io.h"
 
 namespace ipctk {
 
@@ -42,26 +42,6 @@ enum Column { kKey, kShmid, kPerms, kSize, kCpid, kLpid, kNattch, kUid, kGid,
 constexpr std::array<std::string_view, kColumnCount> kColumnNames = {
     "key", "shmid", "perms", "size", "cpid", "lpid", "nattch", "uid",
     "gid", "cuid", "cgid", "atime", "dtime", "ctime"};
-
-Result<std::string> read_file(const char* path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return sys_error("open", errno, path);
-  std::string text;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      close(fd);
-      return sys_error("read", err, path);
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return text;
-}
 
 }  // namespace
 
@@ -140,7 +120,7 @@ Result<std::vector<ShmInfo>> parse_proc_shm(std::string_view text) {
 }
 
 Result<std::vector<ShmInfo>> list_segments() {
-  auto text = read_file("/proc/sysvipc/shm");
+  auto text = read_whole_file("/proc/sysvipc/shm");
   if (text) {
     auto parsed = parse_proc_shm(*text);
     if (parsed) return parsed;

@@ -311,21 +311,19 @@ class Bench:
 
         create_a, create_b, rm_a, rm_b = [], [], [], []
 
-        def ours():
-            t_create, s = self.shm_create(4096)
-            t_rm = self.shm_rm(s)
-            create_a.append(t_create)
-            rm_a.append(t_rm)
-            return t_create + t_rm
+        def create_then_rm(create, rm, creates, rms):
+            """One timed create + rm, each part also kept apart."""
+            def run_once():
+                t_create, seg = create(4096)
+                t_rm = rm(seg)
+                creates.append(t_create)
+                rms.append(t_rm)
+                return t_create + t_rm
+            return run_once
 
-        def theirs():
-            t_create, s = self.ipcmk(4096)
-            t_rm = self.ipcrm(s)
-            create_b.append(t_create)
-            rm_b.append(t_rm)
-            return t_create + t_rm
-
-        self.pair("create+rm 4096 (peer ipcmk -M + ipcrm -m)", ours, theirs,
+        self.pair("create+rm 4096 (peer ipcmk -M + ipcrm -m)",
+                  create_then_rm(self.shm_create, self.shm_rm, create_a, rm_a),
+                  create_then_rm(self.ipcmk, self.ipcrm, create_b, rm_b),
                   runs, target=("<=", 0.8))
         # The same runs, split (the warm-up run is dropped).
         for what, a, b in (("  create alone (peer ipcmk -M 4096)",

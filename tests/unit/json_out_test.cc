@@ -47,3 +47,19 @@ TEST_CASE("write_all and read_full move whole buffers", "[io]") {
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().code() == "EBADF");
 }
+
+TEST_CASE("read_whole_file reads past its first chunk", "[io]") {
+  char path[] = "/tmp/ipctk-io-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  std::string data(200000, 'q');
+  data += "end";
+  REQUIRE(write_all(fd, data.data(), data.size(), "tmp").ok());
+  close(fd);
+  auto got = read_whole_file(path);
+  unlink(path);
+  REQUIRE(got.ok());
+  CHECK(*got == data);
+  CHECK(read_whole_file("/nonexistent/ipctk").error().code() == "ENOENT");
+  CHECK(read_whole_file("/proc/sysvipc/shm")->rfind("key", 200) != std::string::npos);
+}
