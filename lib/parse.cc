@@ -196,6 +196,112 @@ Result<double> parse_seconds(std::string_view text, std::string_view what) {
   return value;
 }
 
+namespace {
+
+constexpr uint64_t kMaxSemNum = 65535;    // sem_num is an unsigned short
+constexpr uint64_t kMaxSemValue = 65535;  // SETALL takes unsigned shorts
+constexpr int kMaxDelta = 32767;          // SEMVMX: no value lies beyond
+
+constexpr const char* kSpecHint =
+    "a SPEC is NUM:DELTA[:undo][:nowait], e.g. 0:-1 (take one from "
+    "semaphore 0), 1:+2:undo, 0:0 (wait until semaphore 0 is zero)";
+
+}  // namespace
+
+Result<SemOpSpec> parse_sem_op(std::string_view text) {
+  auto refuse = [&](std::string is) {
+    return bad("SPEC", text, std::move(is), kSpecHint);
+  };
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  for (;;) {
+    size_t colon = text.find(':', start);
+    parts.push_back(text.substr(start, colon == std::string_view::npos
+                                           ? std::string_view::npos
+                                           : colon - start));
+    if (colon == std::string_view::npos) break;
+    start = colon + 1;
+  }
+  if (parts.size() < 2) return refuse("has no ':DELTA'");
+  if (parts.size() > 4) return refuse("has too many fields");
+  SemOpSpec spec;
+  uint64_t num = 0;
+  bool overflow = false;
+  if (!whole_unsigned(parts[0], 10, &num, &overflow))
+    return refuse(!parts[0].empty() && parts[0][0] == '-'
+                      ? "has a negative semaphore number"
+                      : "has no semaphore number before ':'");
+  if (num > kMaxSemNum)
+    return refuse("has a semaphore number above " + std::to_string(kMaxSemNum));
+  spec.num = static_cast<unsigned>(num);
+  std::string_view delta = parts[1];
+  bool negative = !delta.empty() && delta[0] == '-';
+  if (!delta.empty() && (delta[0] == '-' || delta[0] == '+'))
+    delta.remove_prefix(1);
+  uint64_t magnitude = 0;
+  if (!whole_unsigned(delta, 10, &magnitude, &overflow)) {
+    if (overflow)
+      return refuse("has a DELTA outside -" + std::to_string(kMaxDelta) +
+                    "..+" + std::to_string(kMaxDelta));
+    return refuse("has no DELTA number after ':'");
+  }
+  if (magnitude > static_cast<uint64_t>(kMaxDelta))
+    return refuse("has a DELTA outside -" + std::to_string(kMaxDelta) + "..+" +
+                  std::to_string(kMaxDelta));
+  spec.delta = negative ? -static_cast<int>(magnitude)
+                        : static_cast<int>(magnitude);
+  for (size_t i = 2; i < parts.size(); ++i) {
+    bool* flag = parts[i] == "undo"     ? &spec.undo
+                 : parts[i] == "nowait" ? &spec.nowait
+                                        : nullptr;
+    if (flag == nullptr)
+      return refuse("has an unknown flag '" + std::string(parts[i]) +
+                    "' (undo and nowait are known)");
+    if (*flag) return refuse("names '" + std::string(parts[i]) + "' twice");
+    *flag = true;
+  }
+  return spec;
+}
+
+Result<std::vector<unsigned>> parse_value_list(std::string_view text,
+                                               std::string_view what) {
+  std::vector<unsigned> values;
+  size_t start = 0;
+  for (;;) {
+    size_t comma = text.find(',', start);
+    std::string_view item = text.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos
+                                               : comma - start);
+    auto v = parse_uint(item, what, kMaxSemValue);
+    if (!v) {
+      Error e = v.error();
+      if (item.empty())
+        e = bad(what, text, "has an empty value",
+                "give values separated by commas, e.g. 1,0,5");
+      return e;
+    }
+    values.push_back(static_cast<unsigned>(*v));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return values;
+}
+
+Result<SemAssignment> parse_assignment(std::string_view text,
+                                       std::string_view what) {
+  size_t eq = text.find('=');
+  if (eq == std::string_view::npos)
+    return bad(what, text, "is not NUM=VALUE", "e.g. 0=5");
+  auto num = parse_uint(text.substr(0, eq), std::string(what) + " NUM",
+                        kMaxSemNum);
+  if (!num) return num.error();
+  auto value = parse_uint(text.substr(eq + 1), std::string(what) + " VALUE",
+                          kMaxSemValue);
+  if (!value) return value.error();
+  return SemAssignment{static_cast<unsigned>(*num),
+                       static_cast<unsigned>(*value)};
+}
+
 std::string key_hex(key_t key) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "0x%08x", static_cast<uint32_t>(key));

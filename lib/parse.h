@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "error.h"
 
@@ -39,6 +40,30 @@ Result<unsigned> parse_mode(std::string_view text,
 /// A duration in seconds, decimal fractions allowed ("0.3", "5"); finite and
 /// not negative.
 Result<double> parse_seconds(std::string_view text, std::string_view what);
+
+/// One semop(2) operation as a user writes it: `NUM:DELTA[:undo][:nowait]`
+/// (the flags in either order, each at most once; DELTA 0 waits for zero).
+struct SemOpSpec {
+  unsigned num = 0;   // 0..65535; checked against the set's nsems later
+  int delta = 0;      // -32767..32767 (SEMVMX), what a short sem_op holds
+  bool undo = false;
+  bool nowait = false;
+};
+Result<SemOpSpec> parse_sem_op(std::string_view text);
+
+/// A comma-separated list of semaphore values ("5" or "1,0,3"), each at
+/// most 65535 (the kernel's SEMVMX, usually 32767, is checked by the
+/// caller, who knows it).
+Result<std::vector<unsigned>> parse_value_list(std::string_view text,
+                                               std::string_view what);
+
+/// `NUM=VALUE`, as `sysv-sem set --value` takes it.
+struct SemAssignment {
+  unsigned num = 0;
+  unsigned value = 0;
+};
+Result<SemAssignment> parse_assignment(std::string_view text,
+                                       std::string_view what);
 
 /// Formatting shared by every tool's JSON: "0x0000abcd" and "0600".
 std::string key_hex(key_t key);

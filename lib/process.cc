@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 
 namespace ipctk {
 
@@ -139,6 +140,51 @@ Status check_command(const std::vector<std::string>& argv) {
     start = end + 1;
   }
   return refuse(err);
+}
+
+namespace {
+
+volatile sig_atomic_t g_interrupt = 0;
+struct sigaction g_old_actions[std::size(kHeldSignals)];
+
+void record_interrupt(int sig) { g_interrupt = sig; }
+
+}  // namespace
+
+InterruptCatcher::InterruptCatcher() {
+  g_interrupt = 0;
+  struct sigaction sa = {};
+  sa.sa_handler = record_interrupt;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: the wait must end
+  for (size_t i = 0; i < std::size(kHeldSignals); ++i)
+    sigaction(kHeldSignals[i], &sa, &g_old_actions[i]);
+}
+
+InterruptCatcher::~InterruptCatcher() {
+  for (size_t i = 0; i < std::size(kHeldSignals); ++i)
+    sigaction(kHeldSignals[i], &g_old_actions[i], nullptr);
+}
+
+int InterruptCatcher::caught() const { return g_interrupt; }
+
+std::string signal_name(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  if (abbrev == nullptr) return "signal " + std::to_string(sig);
+  return std::string("SIG") + abbrev;
+}
+
+Error exec_command(const std::vector<std::string>& argv) {
+  if (argv.empty()) return usage_error("-- COMMAND: no command given");
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  execvp(args[0], args.data());
+  int err = errno;
+  Error e = sys_error("execvp", err, argv[0]);
+  e.exit_status = err == ENOENT ? kExitCommandNotFound : kExitCannotExec;
+  return e;
 }
 
 Result<int> run_command(const SignalCatcher& signals,

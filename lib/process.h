@@ -42,6 +42,24 @@ enum class HoldUntil {
 Result<int> hold(const SignalCatcher& signals, HoldUntil until,
                  double seconds);
 
+/// Catches INT, TERM, HUP and QUIT with a handler that only records the
+/// signal, installed without SA_RESTART: a blocking call such as semop then
+/// returns EINTR, and the tool can say what interrupted the wait (and end
+/// with 128 + the signal) instead of dying without a word. The handlers
+/// that were there before are put back when this is destroyed.
+class InterruptCatcher {
+ public:
+  InterruptCatcher();
+  ~InterruptCatcher();
+  InterruptCatcher(const InterruptCatcher&) = delete;
+  InterruptCatcher& operator=(const InterruptCatcher&) = delete;
+  /// The last signal caught, or 0.
+  int caught() const;
+};
+
+/// "SIGTERM" for SIGTERM.
+std::string signal_name(int sig);
+
 /// Checks that argv[0] names an executable file (directly, or found in
 /// PATH as execvp would), so that a tool can refuse before it acquires
 /// anything or prints a result. ENOENT/EACCES errors carry exit 127/126.
@@ -54,6 +72,12 @@ Status check_command(const std::vector<std::string>& argv);
 /// it cannot be executed.
 Result<int> run_command(const SignalCatcher& signals,
                         const std::vector<std::string>& argv);
+
+/// Replaces this process with argv (execvp, never through a shell), so that
+/// what the process holds in the kernel (a semaphore's undo record) stays
+/// with the command and ends when it does. Returns only if exec failed,
+/// with exit status 127 (not found) or 126.
+Error exec_command(const std::vector<std::string>& argv);
 
 }  // namespace ipctk
 

@@ -80,7 +80,8 @@ Result<Outcome> shm_create_command(const ShmCreateArgs& a, const Context&) {
   ShmCreateRequest request{*key, *size, *mode, a.excl, a.hugetlb, a.noreserve};
   auto made = shm_create(request);
   if (!made) return made.error();
-  auto info = shm_stat(made->id);
+  // Described from /proc when the mode denies its owner reading (0200).
+  auto info = shm_describe(made->id);
   if (!info) return info.error();
   Json doc = to_json(*info);
   doc["effective_size"] = effective_size(info->size, made->created && a.hugetlb);
@@ -243,7 +244,7 @@ Result<Outcome> shm_rm_command(const ShmRmArgs& a, const Context&) {
   for (const auto& text : a.ids) {
     auto id = parse_id(text);
     if (!id) return id.error();
-    auto info = shm_stat(*id);
+    auto info = shm_describe(*id);
     if (!info) return info.error();
     auto owner = shm_check_owner(*info);
     if (!owner) return owner.error();
@@ -254,7 +255,7 @@ Result<Outcome> shm_rm_command(const ShmRmArgs& a, const Context&) {
     if (!key) return key.error();
     auto id = shm_find(*key);
     if (!id) return id.error();
-    auto info = shm_stat(*id);
+    auto info = shm_describe(*id);
     if (!info) return info.error();
     auto owner = shm_check_owner(*info);
     if (!owner) return owner.error();
@@ -352,9 +353,11 @@ Result<Outcome> shm_set_command(const ShmSetArgs& a, const Context&) {
   }
   auto id = resolve(a.target);
   if (!id) return id.error();
-  auto set = shm_set(*id, request);
+  auto current = shm_describe(*id);
+  if (!current) return current.error();
+  auto set = shm_set(*current, request);
   if (!set) return set.error();
-  auto info = shm_stat(*id);
+  auto info = shm_describe(*id);
   if (!info) return info.error();
   return document(to_json(*info));
 }

@@ -1,8 +1,6 @@
 #include "shm_segment.h"
 
 #include <fcntl.h>
-#include <linux/capability.h>
-#include <sys/syscall.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
@@ -16,6 +14,7 @@
 #include <string>
 
 #include "io.h"
+#include "ipc_perm.h"
 #include "parse.h"
 
 namespace ipctk {
@@ -209,13 +208,15 @@ Result<ShmInfo> shm_stat(int id) {
   return info;
 }
 
-Status shm_set(int id, const ShmSetRequest& request) {
-  struct shmid_ds ds;
-  if (shmctl(id, IPC_STAT, &ds) != 0) return shmctl_error("shmctl", errno, id);
-  if (request.mode) ds.shm_perm.mode = *request.mode;
-  if (request.uid) ds.shm_perm.uid = *request.uid;
-  if (request.gid) ds.shm_perm.gid = *request.gid;
-  if (shmctl(id, IPC_SET, &ds) != 0) return shmctl_error("shmctl", errno, id);
+Status shm_set(const ShmInfo& current, const ShmSetRequest& request) {
+  // IPC_SET reads only uid, gid and mode; the rest of the buffer is ignored.
+  struct shmid_ds ds = {};
+  ds.shm_perm.uid = request.uid.value_or(current.uid);
+  ds.shm_perm.gid = request.gid.value_or(current.gid);
+  ds.shm_perm.mode = static_cast<unsigned short>(
+      request.mode.value_or(current.mode & 0777));
+  if (shmctl(current.id, IPC_SET, &ds) != 0)
+    return shmctl_error("shmctl", errno, current.id);
   return Ok{};
 }
 
@@ -236,26 +237,9 @@ Status shm_lock(int id, bool lock) {
   return Ok{};
 }
 
-namespace {
-
-/// CAP_SYS_ADMIN in the effective set; there is no glibc wrapper for capget.
-bool has_sys_admin() {
-  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
-  struct __user_cap_data_struct data[2] = {};
-  if (syscall(SYS_capget, &header, data) != 0) return geteuid() == 0;
-  return (data[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32))) != 0;
-}
-
-}  // namespace
-
 Status shm_check_owner(const ShmInfo& info) {
-  uid_t euid = geteuid();
-  if (euid == info.uid || euid == info.cuid || has_sys_admin()) return Ok{};
-  return sys_error("shmctl", EPERM, id_text(info.id),
-                   "only the segment's owner or creator (uid " +
-                       std::to_string(info.uid) + "/" +
-                       std::to_string(info.cuid) +
-                       ") or CAP_SYS_ADMIN may remove or change it");
+  return check_ipc_owner(info.uid, info.cuid, "shmctl", id_text(info.id),
+                         "segment");
 }
 
 uint64_t page_size() {

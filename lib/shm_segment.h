@@ -66,8 +66,10 @@ struct ShmSetRequest {
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
 };
-/// IPC_SET of the given fields; the others keep their values.
-Status shm_set(int id, const ShmSetRequest& request);
+/// IPC_SET of the given fields; the others keep the values `current`
+/// has (from shm_stat, or shm_describe for a segment the caller cannot
+/// read).
+Status shm_set(const ShmInfo& current, const ShmSetRequest& request);
 
 Status shm_remove(int id);
 

@@ -1,6 +1,7 @@
 #include "sysv_list.h"
 
 #include <sys/ipc.h>
+#include <sys/sem.h>
 #include <sys/shm.h>
 
 #include <array>
@@ -32,16 +33,76 @@ bool to_number(std::string_view text, T* out) {
   return ec == std::errc() && ptr == text.data() + text.size();
 }
 
-Error proc_error(std::string message) {
-  return Error{"parse", EPROTO, "/proc/sysvipc/shm: " + std::move(message), "",
-               kExitFailed};
+/// The rows of a /proc/sysvipc table with the fields of `names` picked out
+/// by the header's column names, so that kernels that add columns (rss and
+/// swap in shm) still parse; a row that does not match the header is an
+/// error, not a guess.
+template <size_t N>
+struct ProcTable {
+  std::vector<std::array<std::string_view, N>> rows;
+};
+
+Error proc_error(std::string_view file, std::string message) {
+  return Error{"parse", EPROTO,
+               "/proc/sysvipc/" + std::string(file) + ": " + std::move(message),
+               "", kExitFailed};
 }
 
-enum Column { kKey, kShmid, kPerms, kSize, kCpid, kLpid, kNattch, kUid, kGid,
-              kCuid, kCgid, kAtime, kDtime, kCtime, kColumnCount };
-constexpr std::array<std::string_view, kColumnCount> kColumnNames = {
+template <size_t N>
+Result<ProcTable<N>> parse_proc_table(
+    std::string_view text, std::string_view file,
+    const std::array<std::string_view, N>& names) {
+  size_t eol = text.find('\n');
+  auto header = split_ws(text.substr(0, eol));
+  std::array<size_t, N> where;
+  for (size_t c = 0; c < N; ++c) {
+    where[c] = header.size();
+    for (size_t i = 0; i < header.size(); ++i)
+      if (header[i] == names[c]) where[c] = i;
+    if (where[c] == header.size())
+      return proc_error(file, "no '" + std::string(names[c]) +
+                                  "' column in the header");
+  }
+  ProcTable<N> table;
+  size_t line_no = 1;
+  while (eol != std::string_view::npos && eol + 1 < text.size()) {
+    size_t start = eol + 1;
+    eol = text.find('\n', start);
+    std::string_view line = text.substr(start, eol == std::string_view::npos
+                                                   ? std::string_view::npos
+                                                   : eol - start);
+    ++line_no;
+    auto f = split_ws(line);
+    if (f.empty()) continue;
+    if (f.size() != header.size())
+      return proc_error(file, "line " + std::to_string(line_no) + " has " +
+                                  std::to_string(f.size()) +
+                                  " fields, the header " +
+                                  std::to_string(header.size()));
+    std::array<std::string_view, N> row;
+    for (size_t c = 0; c < N; ++c) row[c] = f[where[c]];
+    table.rows.push_back(row);
+  }
+  return table;
+}
+
+/// The perms column is printed in octal ("%4o").
+bool to_octal(std::string_view text, unsigned* out) {
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out, 8);
+  return ec == std::errc() && ptr == text.data() + text.size();
+}
+
+enum ShmColumn { kKey, kShmid, kPerms, kSize, kCpid, kLpid, kNattch, kUid,
+                 kGid, kCuid, kCgid, kAtime, kDtime, kCtime, kShmColumns };
+constexpr std::array<std::string_view, kShmColumns> kShmColumnNames = {
     "key", "shmid", "perms", "size", "cpid", "lpid", "nattch", "uid",
     "gid", "cuid", "cgid", "atime", "dtime", "ctime"};
+
+enum SemColumn { kSemKey, kSemid, kSemPerms, kNsems, kSemUid, kSemGid,
+                 kSemCuid, kSemCgid, kOtime, kSemCtime, kSemColumns };
+constexpr std::array<std::string_view, kSemColumns> kSemColumnNames = {
+    "key", "semid", "perms", "nsems", "uid", "gid", "cuid", "cgid",
+    "otime", "ctime"};
 
 }  // namespace
 
@@ -61,59 +122,30 @@ Result<std::vector<ShmInfo>> list_segments_by_shm_stat() {
 }
 
 Result<std::vector<ShmInfo>> parse_proc_shm(std::string_view text) {
-  size_t eol = text.find('\n');
-  auto header = split_ws(text.substr(0, eol));
-  std::array<int, kColumnCount> where;
-  where.fill(-1);
-  for (size_t i = 0; i < header.size(); ++i)
-    for (size_t c = 0; c < kColumnCount; ++c)
-      if (header[i] == kColumnNames[c]) where[c] = static_cast<int>(i);
-  for (size_t c = 0; c < kColumnCount; ++c)
-    if (where[c] < 0)
-      return proc_error("no '" + std::string(kColumnNames[c]) +
-                        "' column in the header");
-
+  auto table = parse_proc_table(text, "shm", kShmColumnNames);
+  if (!table) return table.error();
   std::vector<ShmInfo> out;
-  size_t line_no = 1;
-  while (eol != std::string_view::npos && eol + 1 < text.size()) {
-    size_t start = eol + 1;
-    eol = text.find('\n', start);
-    std::string_view line = text.substr(start, eol == std::string_view::npos
-                                                   ? std::string_view::npos
-                                                   : eol - start);
-    ++line_no;
-    auto f = split_ws(line);
-    if (f.empty()) continue;
-    if (f.size() != header.size())
-      return proc_error("line " + std::to_string(line_no) + " has " +
-                        std::to_string(f.size()) + " fields, the header " +
-                        std::to_string(header.size()));
-    auto col = [&](Column c) { return f[static_cast<size_t>(where[c])]; };
+  out.reserve(table->rows.size());
+  for (size_t n = 0; n < table->rows.size(); ++n) {
+    const auto& f = table->rows[n];
     ShmInfo info;
     int32_t key = 0;
-    unsigned perms = 0;
-    bool ok = to_number(col(kKey), &key) && to_number(col(kShmid), &info.id);
-    // perms is printed in octal ("%4o").
-    {
-      auto p = col(kPerms);
-      auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), perms, 8);
-      ok = ok && ec == std::errc() && ptr == p.data() + p.size();
-    }
-    ok = ok && to_number(col(kSize), &info.size) &&
-         to_number(col(kCpid), &info.cpid) &&
-         to_number(col(kLpid), &info.lpid) &&
-         to_number(col(kNattch), &info.nattch) &&
-         to_number(col(kUid), &info.uid) && to_number(col(kGid), &info.gid) &&
-         to_number(col(kCuid), &info.cuid) &&
-         to_number(col(kCgid), &info.cgid) &&
-         to_number(col(kAtime), &info.atime) &&
-         to_number(col(kDtime), &info.dtime) &&
-         to_number(col(kCtime), &info.ctime);
+    bool ok = to_number(f[kKey], &key) && to_number(f[kShmid], &info.id) &&
+              to_octal(f[kPerms], &info.mode) &&
+              to_number(f[kSize], &info.size) &&
+              to_number(f[kCpid], &info.cpid) &&
+              to_number(f[kLpid], &info.lpid) &&
+              to_number(f[kNattch], &info.nattch) &&
+              to_number(f[kUid], &info.uid) && to_number(f[kGid], &info.gid) &&
+              to_number(f[kCuid], &info.cuid) &&
+              to_number(f[kCgid], &info.cgid) &&
+              to_number(f[kAtime], &info.atime) &&
+              to_number(f[kDtime], &info.dtime) &&
+              to_number(f[kCtime], &info.ctime);
     if (!ok)
-      return proc_error("line " + std::to_string(line_no) +
-                        " has a field that is not a number");
+      return proc_error("shm", "row " + std::to_string(n + 1) +
+                                   " has a field that is not a number");
     info.key = key;
-    info.mode = perms;
     out.push_back(info);
   }
   return out;
@@ -165,6 +197,135 @@ Json to_json(const ShmLimits& l) {
   doc["usage"] = std::move(usage);
   doc["page_size"] = page_size();
   return doc;
+}
+
+Result<std::vector<SemInfo>> parse_proc_sem(std::string_view text) {
+  auto table = parse_proc_table(text, "sem", kSemColumnNames);
+  if (!table) return table.error();
+  std::vector<SemInfo> out;
+  out.reserve(table->rows.size());
+  for (size_t n = 0; n < table->rows.size(); ++n) {
+    const auto& f = table->rows[n];
+    SemInfo info;
+    int32_t key = 0;
+    bool ok = to_number(f[kSemKey], &key) && to_number(f[kSemid], &info.id) &&
+              to_octal(f[kSemPerms], &info.mode) &&
+              to_number(f[kNsems], &info.nsems) &&
+              to_number(f[kSemUid], &info.uid) &&
+              to_number(f[kSemGid], &info.gid) &&
+              to_number(f[kSemCuid], &info.cuid) &&
+              to_number(f[kSemCgid], &info.cgid) &&
+              to_number(f[kOtime], &info.otime) &&
+              to_number(f[kSemCtime], &info.ctime);
+    if (!ok)
+      return proc_error("sem", "row " + std::to_string(n + 1) +
+                                   " has a field that is not a number");
+    info.key = key;
+    out.push_back(info);
+  }
+  return out;
+}
+
+namespace {
+
+/// semctl's fourth argument for IPC_INFO/SEM_INFO/SEM_STAT.
+union SemInfoArg {
+  struct semid_ds* buf;
+  struct seminfo* info;
+};
+
+}  // namespace
+
+Result<std::vector<SemInfo>> list_sem_sets_by_sem_stat() {
+  struct seminfo usage;
+  SemInfoArg arg;
+  arg.info = &usage;
+  int max = semctl(0, 0, SEM_INFO, arg);
+  if (max < 0) return sys_error("semctl", errno, "SEM_INFO");
+  std::vector<SemInfo> out;
+  for (int index = 0; index <= max; ++index) {
+    struct semid_ds ds;
+    arg.buf = &ds;
+    int id = semctl(index, 0, SEM_STAT, arg);
+    if (id < 0) continue;  // unused slot, or not readable by this caller
+    auto info = sem_stat(id);
+    if (info) out.push_back(*info);
+  }
+  return out;
+}
+
+Result<std::vector<SemInfo>> list_sem_sets() {
+  auto text = read_whole_file("/proc/sysvipc/sem");
+  if (text) {
+    auto parsed = parse_proc_sem(*text);
+    if (parsed) return parsed;
+  }
+  return list_sem_sets_by_sem_stat();
+}
+
+Result<SemLimits> sem_limits() {
+  struct seminfo lim;
+  SemInfoArg arg;
+  arg.info = &lim;
+  if (semctl(0, 0, IPC_INFO, arg) < 0)
+    return sys_error("semctl", errno, "IPC_INFO");
+  SemLimits out;
+  out.semmsl = static_cast<uint64_t>(lim.semmsl);
+  out.semmns = static_cast<uint64_t>(lim.semmns);
+  out.semopm = static_cast<uint64_t>(lim.semopm);
+  out.semmni = static_cast<uint64_t>(lim.semmni);
+  out.semvmx = static_cast<uint64_t>(lim.semvmx);
+  out.semaem = static_cast<uint64_t>(lim.semaem);
+  struct seminfo usage;
+  arg.info = &usage;
+  if (semctl(0, 0, SEM_INFO, arg) < 0)
+    return sys_error("semctl", errno, "SEM_INFO");
+  out.sets = static_cast<uint64_t>(usage.semusz);
+  out.semaphores = static_cast<uint64_t>(usage.semaem);
+  return out;
+}
+
+Json to_json(const SemLimits& l) {
+  Json limits;
+  limits["semmsl"] = l.semmsl;
+  limits["semmns"] = l.semmns;
+  limits["semopm"] = l.semopm;
+  limits["semmni"] = l.semmni;
+  limits["semvmx"] = l.semvmx;
+  limits["semaem"] = l.semaem;
+  Json usage;
+  usage["sets"] = l.sets;
+  usage["semaphores"] = l.semaphores;
+  Json doc;
+  doc["limits"] = std::move(limits);
+  doc["usage"] = std::move(usage);
+  return doc;
+}
+
+namespace {
+
+template <typename Info>
+Result<Info> describe(int id, Result<Info> stat,
+                      Result<std::vector<Info>> (*parse)(std::string_view),
+                      const char* file) {
+  if (stat || stat.error().err != EACCES) return stat;
+  auto text = read_whole_file(file);
+  if (!text) return stat;
+  auto rows = parse(*text);
+  if (!rows) return stat;
+  for (const Info& row : *rows)
+    if (row.id == id) return row;
+  return stat;
+}
+
+}  // namespace
+
+Result<ShmInfo> shm_describe(int id) {
+  return describe(id, shm_stat(id), parse_proc_shm, "/proc/sysvipc/shm");
+}
+
+Result<SemInfo> sem_describe(int id) {
+  return describe(id, sem_stat(id), parse_proc_sem, "/proc/sysvipc/sem");
 }
 
 }  // namespace ipctk

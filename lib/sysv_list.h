@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "json_out.h"
+#include "sem_set.h"
 #include "shm_segment.h"
 
 /// Enumerating System V objects and reading the kernel's limits. Like
@@ -36,6 +37,36 @@ struct ShmLimits {
 /// IPC_INFO and SHM_INFO.
 Result<ShmLimits> shm_limits();
 Json to_json(const ShmLimits& limits);
+
+/// IPC_STAT of a segment or set, or, for a caller who may not read it,
+/// its row in /proc/sysvipc (which lists every object): the kernel lets an
+/// object's owner remove it or change its mode without read permission,
+/// and the ownership check before rm and set must see it too.
+Result<ShmInfo> shm_describe(int id);
+Result<SemInfo> sem_describe(int id);
+
+/// Parses the text of /proc/sysvipc/sem (columns found by name, as for shm).
+Result<std::vector<SemInfo>> parse_proc_sem(std::string_view text);
+
+/// Every semaphore set visible to the caller: /proc first, then the
+/// SEM_INFO/SEM_STAT loop.
+Result<std::vector<SemInfo>> list_sem_sets();
+Result<std::vector<SemInfo>> list_sem_sets_by_sem_stat();
+
+struct SemLimits {
+  uint64_t semmsl = 0;  // semaphores per set
+  uint64_t semmns = 0;  // semaphores in all sets
+  uint64_t semopm = 0;  // operations per semop call
+  uint64_t semmni = 0;  // sets
+  uint64_t semvmx = 0;  // largest value
+  uint64_t semaem = 0;  // largest undo adjustment
+  uint64_t sets = 0;        // in use (SEM_INFO's semusz)
+  uint64_t semaphores = 0;  // in use (SEM_INFO's semaem)
+};
+
+/// IPC_INFO and SEM_INFO.
+Result<SemLimits> sem_limits();
+Json to_json(const SemLimits& limits);
 
 }  // namespace ipctk
 

@@ -118,6 +118,30 @@ int Tool::run(int argc, char** argv) {
   }
 }
 
+void add_target_keys(CLI::App* sub, TargetArgs& target,
+                     const std::string& noun) {
+  CLI::Option* key = add_value(
+      sub, "--key", target.key,
+      "The " + noun + "'s key (decimal or 0x hex) instead of an id");
+  CLI::Option* path = add_value(
+      sub, "--key-path", target.key_path,
+      "Derive the key with ftok(3) from this existing path");
+  CLI::Option* proj = add_value(sub, "--proj-id", target.proj_id,
+                                "The ftok project id 1..255 (with --key-path)");
+  path->excludes(key)->needs(proj);
+  proj->needs(path);
+}
+
+Status take_target_id(TargetArgs& target, std::vector<std::string>& words) {
+  if (!target.key.empty() || !target.key_path.empty()) return Ok{};
+  if (words.empty())
+    return usage_error("no target given", "give an ID, --key K, or "
+                                          "--key-path P --proj-id N");
+  target.id = words.front();
+  words.erase(words.begin());
+  return Ok{};
+}
+
 void add_target(CLI::App* sub, TargetArgs& target, const std::string& noun) {
   CLI::Option* id = sub->add_option("id", target.id, "The " + noun + "'s id");
   CLI::Option* key = add_value(

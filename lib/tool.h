@@ -79,6 +79,15 @@ struct TargetArgs {
 /// one way, and --key-path without --proj-id or the other way round.
 void add_target(CLI::App* sub, TargetArgs& target, const std::string& noun);
 
+/// Adds only --key, --key-path and --proj-id, for a command whose ID is
+/// the first of several positional words (see take_target_id).
+void add_target_keys(CLI::App* sub, TargetArgs& target, const std::string& noun);
+
+/// For a command whose positionals are `[ID] MORE...`: unless a key names
+/// the target, moves the first word into target.id. No words and no key
+/// is a usage error.
+Status take_target_id(TargetArgs& target, std::vector<std::string>& words);
+
 /// Adds --key, --private, --key-path and --proj-id for creating an object,
 /// with the same exclusions.
 void add_creation_key(CLI::App* sub, std::string& key, bool& is_private,

@@ -120,6 +120,36 @@ class IpcTestCase(unittest.TestCase):
         self.assertEqual(r.rc, 0, r)
         return self.track_shm(r.json["id"])
 
+    # -- sysv-sem conveniences -------------------------------------------
+    def sem(self, *args, **kw):
+        return run("sysv-sem", *args, **kw)
+
+    def make_set(self, nsems=1, init=None, *extra):
+        """A new private set (tracked for removal); returns its id."""
+        args = ["get", "--private", "--nsems", nsems]
+        if init is not None:
+            args += ["--init", ",".join(str(v) for v in init)
+                     if isinstance(init, (list, tuple)) else init]
+        r = self.sem(*args, *extra)
+        self.assertEqual(r.rc, 0, r)
+        return self.track_sem(r.json["id"])
+
+    def sem_values(self, semid):
+        """The values as `ipcs -s -i` prints them (a reader no one here
+        wrote), as a list of ints."""
+        out = subprocess.run(["ipcs", "-s", "-i", str(semid)], check=True,
+                             stdout=subprocess.PIPE, text=True).stdout
+        values = []
+        in_table = False
+        for line in out.splitlines():
+            fields = line.split()
+            if fields[:2] == ["semnum", "value"]:
+                in_table = True
+                continue
+            if in_table and len(fields) >= 5 and fields[0].isdigit():
+                values.append(int(fields[1]))
+        return values
+
     def assertOk(self, result):
         self.assertEqual(result.rc, 0, result)
         self.assertIsNotNone(result.json, result)

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ipctk_test import BUILD_DIR, tool_path  # noqa: E402
 
 # Adding a tool here is all it takes for its docs to be checked.
-TOOLS = ["sysv-shm"]
+TOOLS = ["sysv-shm", "sysv-sem"]
 
 SOURCE_DIR = os.environ.get("IPCTK_SOURCE_DIR", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -108,7 +108,8 @@ def long_flags(help_text):
 def subcommands(tool):
     names = []
     for line in help_sections(run_help(tool)).get("Subcommands", []):
-        m = re.match(r"^\s{1,8}([a-z][\w-]*)(\s|$)", line)
+        # Upper case too: sysv-sem has P and V.
+        m = re.match(r"^\s{1,8}([A-Za-z][\w-]*)(\s|$)", line)
         if m:
             names.append(m.group(1))
     return names
@@ -190,20 +191,27 @@ def man_defines(section, flag):
     return False
 
 
-# Flags of the one-segment subcommands, documented once under this heading.
+# Flags of the subcommands that act on one object, documented once per page
+# under a heading that names the object: "# NAMING A SEGMENT" in sysv-shm(1),
+# "# NAMING A SET" in sysv-sem(1).
 TARGET_FLAGS = {"--key", "--key-path", "--proj-id"}
-TARGET_SECTION = "NAMING A SEGMENT"
+TARGET_HEADING = re.compile(r"(?m)^# +(NAMING [A-Z][A-Z ]*?) *$")
+
+
+def target_section(text):
+    m = TARGET_HEADING.search(text)
+    return man_section(text, m.group(1)) if m else ""
 
 
 def man_documents(text, sub, flag):
     """A subcommand's flag has an entry in that subcommand's own section,
     or, for the target flags of a subcommand that takes a _TARGET_, in the
-    section that names a segment."""
+    page's section that names the object."""
     section = man_section(text, sub)
     if man_defines(section, flag):
         return True
     return (flag in TARGET_FLAGS and "_TARGET_" in section and
-            man_defines(man_section(text, TARGET_SECTION), flag))
+            man_defines(target_section(text), flag))
 
 
 def missing(kind, what, tool, sub, path):

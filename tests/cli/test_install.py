@@ -9,7 +9,7 @@ import unittest
 
 from ipctk_test import BUILD_DIR
 
-TOOLS = ["sysv-shm"]
+TOOLS = ["sysv-shm", "sysv-sem"]
 
 
 class InstallTest(unittest.TestCase):

@@ -1,5 +1,6 @@
-"""The README's tour runs: every `$ sysv-shm ...` line in it is executed in
-order (with a fresh key and the id it gets in place of the README's), and
+"""The README's tours run: every `$ sysv-shm ...` line in it is executed in
+order, and then every `$ sysv-sem ...` line (each tour with a fresh key and
+the id it gets in place of the README's), and
 what it prints has the README's shape: the same JSON fields, the same exit
 status, the same raw bytes. Ids, times and pids differ from run to run; the
 fields and the data must not."""
@@ -18,8 +19,8 @@ SOURCE_DIR = os.environ.get("IPCTK_SOURCE_DIR",
 README = os.path.join(SOURCE_DIR, "README.md")
 
 
-def tour():
-    """(command, expected output lines) for each `$ sysv-shm` line of the
+def tour(tool):
+    """(command, expected output lines) for each `$ TOOL` line of the
     README's code blocks, in order."""
     with open(README) as f:
         text = f.read()
@@ -32,7 +33,8 @@ def tour():
                 steps.append(current)
             elif current is not None:
                 current[1].append(line)
-    return [(cmd, out) for cmd, out in steps if "sysv-shm" in cmd]
+    return [(cmd, out) for cmd, out in steps
+            if re.search(r"(^|\| )%s " % re.escape(tool), cmd)]
 
 
 def shape(value):
@@ -50,12 +52,18 @@ def shape(value):
 
 class ReadmeTour(IpcTestCase):
 
-    def test_tour_runs_as_written(self):
-        steps = tour()
+    def test_sysv_shm_tour_runs_as_written(self):
+        self.run_tour("sysv-shm", self.track_shm)
+
+    def test_sysv_sem_tour_runs_as_written(self):
+        self.run_tour("sysv-sem", self.track_sem)
+
+    def run_tour(self, tool, track):
+        steps = tour(tool)
         self.assertGreaterEqual(len(steps), 10, "the README's tour was not found")
         first = steps[0][0]
         m = re.search(r"--key (0x[0-9a-f]+)", first)
-        self.assertIsNotNone(m, "the tour must start by creating a keyed segment")
+        self.assertIsNotNone(m, "the tour must start by creating a keyed object")
         readme_key = m.group(1)
         key = "0x%08x" % unique_key()
         env = dict(os.environ, PATH=BUILD_DIR + os.pathsep + os.environ["PATH"])
@@ -106,7 +114,7 @@ class ReadmeTour(IpcTestCase):
                             self.assertEqual(doc["data"], json.loads(w)["data"], cmd)
                         if readme_id is None and "id" in doc:
                             readme_id, our_id = json.loads(w)["id"], doc["id"]
-                            self.track_shm(our_id)
+                            track(our_id)
                     else:
                         self.assertEqual(g, w, cmd)
         stop_holders()

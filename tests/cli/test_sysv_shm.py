@@ -826,6 +826,24 @@ class SetLockTest(ShmTestCase):
                                      "--gid", 0))
         self.assertEqual((doc["mode"], doc["uid"], doc["gid"]), (0, 0, 0))
 
+    def test_owner_without_read_permission_can_set_mode_and_rm(self):
+        # The kernel lets the owner IPC_SET and IPC_RMID without read
+        # permission (ipcrm works); so must sysv-shm.
+        r = self.shm("create", "--size", 4096, "--mode", "0200", user="nobody")
+        shmid = self.track_shm(self.assertOk(r)["id"])
+        self.assertEqual(self.shm("stat", shmid, user="nobody").rc, 1)
+        doc = self.assertOk(self.shm("set", shmid, "--mode", "0000",
+                                     user="nobody"))
+        self.assertEqual((doc["mode_octal"], doc["uid"]), ("0000", NOBODY))
+        self.assertEqual(shm_row(shmid)["perms"], "0")
+        doc = self.assertOk(self.shm("rm", shmid, user="nobody"))
+        self.assertEqual(doc["removed"][0]["id"], shmid)
+        self.assertIsNone(shm_row(shmid))
+        # Someone else's unreadable segment is still refused.
+        other = self.make_segment(4096, "--mode", "0200")
+        self.assertError(self.shm("rm", other, user="nobody"), 1, "EPERM")
+        self.assertIsNotNone(shm_row(other))
+
     def test_lock_and_unlock(self):
         shmid = self.make_segment(8192)
         doc = self.assertOk(self.shm("lock", shmid))

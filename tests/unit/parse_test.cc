@@ -112,3 +112,73 @@ TEST_CASE("formatting of keys and modes", "[parse]") {
   CHECK(mode_octal(07) == "0007");
   CHECK(hex_u64(0x7f00) == "0x7f00");
 }
+
+TEST_CASE("parse_sem_op reads NUM:DELTA and its flags", "[parse][sem]") {
+  auto take = parse_sem_op("0:-1");
+  REQUIRE(take.ok());
+  CHECK(take->num == 0);
+  CHECK(take->delta == -1);
+  CHECK_FALSE(take->undo);
+  CHECK_FALSE(take->nowait);
+
+  auto give = parse_sem_op("3:+2:undo");
+  REQUIRE(give.ok());
+  CHECK(give->num == 3);
+  CHECK(give->delta == 2);
+  CHECK(give->undo);
+  CHECK_FALSE(give->nowait);
+
+  auto zero = parse_sem_op("1:0:nowait:undo");
+  REQUIRE(zero.ok());
+  CHECK(zero->delta == 0);
+  CHECK(zero->undo);
+  CHECK(zero->nowait);
+
+  auto other_order = parse_sem_op("1:5:undo:nowait");
+  REQUIRE(other_order.ok());
+  CHECK(other_order->undo);
+  CHECK(other_order->nowait);
+
+  CHECK(parse_sem_op("65535:32767")->num == 65535);
+  CHECK(parse_sem_op("0:32767")->delta == 32767);
+  CHECK(parse_sem_op("0:-32767")->delta == -32767);
+}
+
+TEST_CASE("parse_sem_op refuses malformed SPECs", "[parse][sem]") {
+  for (const char* bad :
+       {"", "0", ":", "0:", ":1", "-1:1", "+1:1", "x:1", "0:x", "0:1x", "0:--1",
+        "0:+-1", "0:1:", "0:1:undo:", "0:1:Undo", "0:1:wait", "0:1:undo:undo",
+        "0:1:nowait:nowait", "0:1:undo:nowait:undo", "65536:1", "0:32768",
+        "0:-32768", "0:99999999999999999999", " 0:1", "0:1 ", "0 :1",
+        "0:1.5"}) {
+    INFO("SPEC '" << bad << "'");
+    auto r = parse_sem_op(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().exit_status == kExitUsage);
+    CHECK(r.error().message.find("SPEC") == 0);
+    CHECK_FALSE(r.error().hint.empty());
+  }
+}
+
+TEST_CASE("parse_value_list and parse_assignment", "[parse][sem]") {
+  CHECK(*parse_value_list("5", "--init") == std::vector<unsigned>{5});
+  CHECK(*parse_value_list("1,0,65535", "--init") ==
+        std::vector<unsigned>{1, 0, 65535});
+  for (const char* bad : {"", ",", "1,", ",1", "1,,2", "-1", "1,-2", "65536",
+                          "a", "1;2", " 1", "1.0"}) {
+    INFO(bad);
+    auto r = parse_value_list(bad, "--init");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().exit_status == kExitUsage);
+    CHECK(r.error().message.find("--init") == 0);
+  }
+  auto as = parse_assignment("2=7", "--value");
+  REQUIRE(as.ok());
+  CHECK(as->num == 2);
+  CHECK(as->value == 7);
+  for (const char* bad : {"", "=", "2", "2=", "=7", "-1=2", "2=-1", "2=7=8",
+                          "65536=1", "1=65536", "a=1"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_assignment(bad, "--value").ok());
+  }
+}

@@ -114,3 +114,43 @@ TEST_CASE("hold ends when stdin reaches its end", "[process]") {
   }
   close(p[0]);
 }
+
+TEST_CASE("InterruptCatcher records a signal and puts the old handler back",
+          "[process]") {
+  struct sigaction before;
+  REQUIRE(sigaction(SIGHUP, nullptr, &before) == 0);
+  {
+    InterruptCatcher interrupts;
+    CHECK(interrupts.caught() == 0);
+    raise(SIGHUP);  // would end the test run without the catcher
+    CHECK(interrupts.caught() == SIGHUP);
+    struct sigaction during;
+    REQUIRE(sigaction(SIGHUP, nullptr, &during) == 0);
+    CHECK((during.sa_flags & SA_RESTART) == 0);
+  }
+  struct sigaction after;
+  REQUIRE(sigaction(SIGHUP, nullptr, &after) == 0);
+  CHECK(after.sa_handler == before.sa_handler);
+  CHECK(signal_name(SIGTERM) == "SIGTERM");
+  CHECK(signal_name(SIGINT) == "SIGINT");
+}
+
+TEST_CASE("exec_command replaces the process, or says why it cannot",
+          "[process]") {
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    Error e = exec_command({"sh", "-c", "exit 7"});
+    _exit(e.exit_status == kExitCannotExec ? 100 : 101);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  CHECK(WEXITSTATUS(status) == 7);
+  // Only the failure returns; no fork is needed to see it.
+  Error missing = exec_command({"/nonexistent/ipctk-no-such-command"});
+  CHECK(missing.err == ENOENT);
+  CHECK(missing.exit_status == kExitCommandNotFound);
+  Error not_exec = exec_command({"/etc/passwd"});
+  CHECK(not_exec.err == EACCES);
+  CHECK(not_exec.exit_status == kExitCannotExec);
+}

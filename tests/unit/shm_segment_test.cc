@@ -185,7 +185,7 @@ TEST_CASE("set changes mode; errors name the segment", "[shm][ipc]") {
   ScopedSegment seg(4096);
   ShmSetRequest request;
   request.mode = 0640;
-  REQUIRE(shm_set(seg.id, request).ok());
+  REQUIRE(shm_set(*shm_stat(seg.id), request).ok());
   CHECK((shm_stat(seg.id)->mode & 0777) == 0640);
   auto missing = shm_stat(INT32_MAX);
   REQUIRE_FALSE(missing.ok());

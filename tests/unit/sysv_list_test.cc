@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "scoped_segment.h"
+#include "scoped_set.h"
 
 using namespace ipctk;
 
@@ -29,7 +30,96 @@ const char kProc14[] =
     "         0      32768  1600    1048576  4242  4243      1     0     0     0"
     "     0 1300000000          0 1300000000\n";
 
+// /proc/sysvipc/sem as Linux 6.x prints it: a negative key, a set that was
+// never operated on (otime 0), and one with mode 0666 owned by uid 1000.
+const char kProcSem[] =
+    "       key      semid perms      nsems   uid   gid  cuid  cgid      otime"
+    "      ctime\n"
+    " 688824383          0   644          2     0     0     0     0          0"
+    " 1795432017\n"
+    " -12345678          5   666        250  1000   100  1000   100 1795432100"
+    " 1795432017\n";
+
 }  // namespace
+
+TEST_CASE("parse_proc_sem reads the table", "[sysv_list][sem]") {
+  auto rows = parse_proc_sem(kProcSem);
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 2);
+  const SemInfo& a = (*rows)[0];
+  CHECK(a.id == 0);
+  CHECK(a.key == 688824383);
+  CHECK(a.mode == 0644);
+  CHECK(a.nsems == 2);
+  CHECK(a.otime == 0);
+  CHECK(a.ctime == 1795432017);
+  const SemInfo& b = (*rows)[1];
+  CHECK(b.id == 5);
+  CHECK(b.key == -12345678);
+  CHECK(b.mode == 0666);
+  CHECK(b.nsems == 250);
+  CHECK(b.uid == 1000);
+  CHECK(b.gid == 100);
+  CHECK(b.cuid == 1000);
+  CHECK(b.cgid == 100);
+  CHECK(b.otime == 1795432100);
+  CHECK(to_json(b)["key_hex"] == "0xff439eb2");
+}
+
+TEST_CASE("parse_proc_sem: header only, extra columns, malformed tables",
+          "[sysv_list][sem]") {
+  auto empty = parse_proc_sem(
+      "       key      semid perms      nsems   uid   gid  cuid  cgid      "
+      "otime      ctime\n");
+  REQUIRE(empty.ok());
+  CHECK(empty->empty());
+  // A kernel that adds a column still parses: columns are found by name.
+  auto wider = parse_proc_sem(
+      "key semid perms nsems uid gid cuid cgid otime ctime extra\n"
+      "7 3 600 1 0 0 0 0 0 1700000000 99\n");
+  REQUIRE(wider.ok());
+  REQUIRE(wider->size() == 1);
+  CHECK((*wider)[0].id == 3);
+  CHECK((*wider)[0].ctime == 1700000000);
+  CHECK_FALSE(parse_proc_sem("").ok());
+  // The shm table is not the sem table.
+  CHECK_FALSE(parse_proc_sem(kProc16).ok());
+  std::string short_line = std::string(kProcSem) + " 1 2 3\n";
+  CHECK_FALSE(parse_proc_sem(short_line).ok());
+  std::string junk = kProcSem;
+  junk.replace(junk.find("250"), 3, "2x0");
+  CHECK_FALSE(parse_proc_sem(junk).ok());
+  std::string bad_perms = kProcSem;
+  bad_perms.replace(bad_perms.find("666"), 3, "686");
+  CHECK_FALSE(parse_proc_sem(bad_perms).ok());
+  auto err = parse_proc_sem(junk).error();
+  CHECK(err.message.find("/proc/sysvipc/sem") == 0);
+}
+
+TEST_CASE("list_sem_sets agrees with sem_stat for a live set",
+          "[sysv_list][sem][ipc]") {
+  ScopedSet set({3, 1});
+  auto stat = sem_stat(set.id);
+  REQUIRE(stat.ok());
+  for (auto list : {list_sem_sets, list_sem_sets_by_sem_stat}) {
+    auto all = list();
+    REQUIRE(all.ok());
+    int found = 0;
+    for (const SemInfo& s : *all) {
+      if (s.id != set.id) continue;
+      ++found;
+      CHECK(to_json(s) == to_json(*stat));
+    }
+    CHECK(found == 1);
+  }
+  auto limits = sem_limits();
+  REQUIRE(limits.ok());
+  CHECK(limits->sets >= 1);
+  CHECK(limits->semaphores >= 2);
+  CHECK(limits->semvmx == 32767);
+  CHECK(limits->semmsl > 0);
+  CHECK(limits->semopm > 0);
+}
 
 TEST_CASE("parse_proc_shm reads a 16-column table", "[sysv_list]") {
   auto rows = parse_proc_shm(kProc16);
