@@ -29,33 +29,19 @@ removed at the end, also on error, Ctrl-C, SIGTERM or SIGHUP.
 """
 
 import argparse
-import gc
 import hashlib
 import os
 import re
 import shutil
-import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-KIB = 1024
-MIB = 1024 * KIB
-GIB = 1024 * MIB
-
-DEFAULT_BUILD_DIR = os.environ.get("IPCTK_BUILD_DIR") or os.path.normpath(
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                 "build"))
-
-
-class BenchError(Exception):
-    pass
-
-
-class Interrupted(BaseException):
-    """SIGTERM/SIGHUP, raised like KeyboardInterrupt so `finally` runs."""
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from benchlib import (GIB, KIB, MIB, DEFAULT_BUILD_DIR, BenchBase,
+                      BenchError, Row, linkage,
+                      read_first_line, run_main)
 
 
 def parse_size(text):
@@ -77,131 +63,19 @@ def size_name(n):
     return "%d B" % n
 
 
-def fmt_ms(ns):
-    return "%.3f ms" % (ns / 1e6)
+class Bench(BenchBase):
+    ratio_note = ("Ratio = ipctk / peer on median wall time; for transfers, "
+                  "ipctk throughput / peer throughput.")
 
-
-def fmt_rate(bytes_per_s):
-    if bytes_per_s >= GIB:
-        return "%.2f GiB/s" % (bytes_per_s / GIB)
-    if bytes_per_s >= MIB:
-        return "%.1f MiB/s" % (bytes_per_s / MIB)
-    return "%.1f KiB/s" % (bytes_per_s / KIB)
-
-
-def is_static_elf(path):
-    """True if the ELF file has no PT_INTERP program header."""
-    with open(path, "rb") as f:
-        head = f.read(64)
-        if head[:4] != b"\x7fELF" or head[4] != 2:  # 64-bit only
-            return None
-        order = "little" if head[5] == 1 else "big"
-        phoff = int.from_bytes(head[32:40], order)
-        phentsize = int.from_bytes(head[54:56], order)
-        phnum = int.from_bytes(head[56:58], order)
-        f.seek(phoff)
-        table = f.read(phentsize * phnum)
-    for i in range(phnum):
-        p_type = int.from_bytes(table[i * phentsize:i * phentsize + 4], order)
-        if p_type == 3:  # PT_INTERP
-            return False
-    return True
-
-
-def read_first_line(path, default="?"):
-    try:
-        with open(path) as f:
-            return f.readline().strip()
-    except OSError:
-        return default
-
-
-class Row:
-    def __init__(self, what, a_ns, b_ns, size=None, target=None):
-        self.what = what
-        self.a_ns = a_ns
-        self.b_ns = b_ns
-        self.size = size          # bytes moved per run: a throughput row
-        self.target = target      # ("<=", 0.8), (">=", 0.9) or None
-        self.a_med = statistics.median(a_ns)
-        self.b_med = statistics.median(b_ns)
-        if size is None:
-            self.ratio = self.a_med / self.b_med
-        else:  # throughput ratio = (size/a) / (size/b)
-            self.ratio = self.b_med / self.a_med
-
-    def cell(self, med):
-        if self.size is None:
-            return fmt_ms(med)
-        return fmt_rate(self.size / (med / 1e9))
-
-    def target_text(self):
-        return "-" if self.target is None else "%s %.2f" % self.target
-
-    def met(self):
-        if self.target is None:
-            return "-"
-        op, value = self.target
-        ok = self.ratio <= value if op == "<=" else self.ratio >= value
-        return "yes" if ok else "NO"
-
-
-class Bench:
     def __init__(self, args):
-        self.args = args
+        super().__init__(args)
         self.shm = os.path.join(args.build_dir, "sysv-shm")
-        # pid -> [wall time started, wall time ended or None] of every child:
-        # a segment is ours only if one of them made it while it ran, so a
-        # recycled pid of someone else's process is never taken for ours.
-        self.pids = {}
+        # A segment is ours only if one of our children (self.pids) made it
+        # while it ran.
         self.seg_ids = set()      # segments known to be ours and still there
-        self.live = None          # the child running now, if any
-        self.rows = []
-        self.tmpdir = None        # for the static no-op binary
         self.shmdir = None        # under /dev/shm: x, y (and F by default)
-        self.start_time = time.time()
         self.shm_before = set(os.listdir("/dev/shm"))
         self.extra_files = []     # input files outside self.shmdir
-
-    # -- spawning ---------------------------------------------------------
-
-    def spawn(self, argv, stdout=subprocess.DEVNULL, out_path=None,
-              out_trunc=True, capture=False):
-        """Runs argv to completion; returns (wall ns, stdout bytes or None).
-
-        The timed region is what subprocess.run does (Popen + communicate),
-        plus, with out_path, opening the output file the way a shell's `>`
-        (or `1<>` with out_trunc=False) would. stderr is a pipe on both
-        sides of every pair so that a failure can be reported.
-        """
-        fd = None
-        t0 = time.perf_counter_ns()
-        try:
-            if out_path is not None:
-                flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
-                if out_trunc:
-                    flags |= os.O_TRUNC
-                fd = os.open(out_path, flags, 0o600)
-                stdout = fd
-            if capture:
-                stdout = subprocess.PIPE
-            with subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                  stdout=stdout,
-                                  stderr=subprocess.PIPE) as p:
-                self.pids[p.pid] = [time.time(), None]
-                self.live = p
-                out, err = p.communicate()
-                self.pids[p.pid][1] = time.time()
-                self.live = None
-        finally:
-            if fd is not None:
-                os.close(fd)
-        t1 = time.perf_counter_ns()
-        if p.returncode != 0:
-            raise BenchError("%s exited with %d: %s" % (
-                " ".join(argv), p.returncode,
-                err.decode("utf-8", "replace").strip()))
-        return t1 - t0, out
 
     # -- segments ---------------------------------------------------------
 
@@ -246,59 +120,18 @@ class Bench:
                 seg = int(v[col["shmid"]])
                 cpid = int(v[col["cpid"]])
                 ctime = int(v[col["ctime"]])
-                span = self.pids.get(cpid)
-                if span is not None and span[0] - 1 <= ctime <= (
-                        span[1] if span[1] is not None else time.time()) + 1:
+                if self.ours(cpid, ctime):
                     found.append((seg, cpid))
                 elif seg in self.seg_ids:
                     found.append((seg, cpid))
         return found
 
-    # -- measuring --------------------------------------------------------
-
-    def pair(self, what, a, b, runs, size=None, target=None):
-        """Warm-up a and b once, then runs a b a b ...; records a Row."""
-        a()
-        b()
-        a_ns, b_ns = [], []
-        gc.disable()
-        try:
-            for _ in range(runs):
-                a_ns.append(a())
-                b_ns.append(b())
-        finally:
-            gc.enable()
-        row = Row(what, a_ns, b_ns, size, target)
-        self.rows.append(row)
-        extra = ""
-        if size is not None:
-            extra = "  [%s vs %s]" % (fmt_ms(row.a_med), fmt_ms(row.b_med))
-        print("  %-48s ipctk %-12s peer %-12s ratio %5.2f  target %-7s %s%s"
-              % (what, row.cell(row.a_med), row.cell(row.b_med), row.ratio,
-                 row.target_text(), row.met(), extra))
-        print("  %-48s n=%d; ipctk min/max %s/%s; peer min/max %s/%s"
-              % ("", runs, fmt_ms(min(a_ns)), fmt_ms(max(a_ns)),
-                 fmt_ms(min(b_ns)), fmt_ms(max(b_ns))))
-        sys.stdout.flush()
-        return row
-
     # -- the benchmarks ---------------------------------------------------
-
-    def build_static_true(self):
-        self.tmpdir = tempfile.mkdtemp(prefix="ipctk-bench.")
-        exe = os.path.join(self.tmpdir, "static-true")
-        subprocess.run(["gcc", "-static", "-O2", "-x", "c", "-", "-o", exe],
-                       input=b"int main(){return 0;}", check=True)
-        return exe
 
     def bench_invocations(self):
         runs = self.args.runs
         print("\nPer invocation (median wall time, n=%d each side)" % runs)
-        static_true = self.build_static_true()
-        dyn_true = shutil.which("true") or "/bin/true"
-        self.pair("floor: static no-op (peer %s)" % dyn_true,
-                  lambda: self.spawn([static_true])[0],
-                  lambda: self.spawn([dyn_true])[0], runs)
+        self.floor_pair(runs)
 
         _, seg = self.shm_create(4096)
         try:
@@ -474,15 +307,8 @@ class Bench:
         a = self.args
         if not os.access(self.shm, os.X_OK):
             raise BenchError("no sysv-shm in %s (--build-dir)" % a.build_dir)
-        static = is_static_elf(self.shm)
-        print("sysv-shm: %s (%s)" % (
-            self.shm, {True: "statically linked", False: "dynamically linked",
-                       None: "not a 64-bit ELF?"}[static]))
-        print("kernel %s, %d CPUs, %s" % (
-            os.uname().release, os.cpu_count(),
-            next((l.split(":", 1)[1].strip()
-                  for l in open("/proc/cpuinfo") if l.startswith("model name")),
-                 "?")))
+        print("sysv-shm: %s (%s)" % (self.shm, linkage(self.shm)))
+        print(self.host_line())
         print("THP: enabled=%s shmem_enabled=%s" % (
             read_first_line("/sys/kernel/mm/transparent_hugepage/enabled"),
             read_first_line(
@@ -504,49 +330,12 @@ class Bench:
             self.bench_transfer(a.max_size, a.big_runs, targets=True)
         self.print_table()
 
-    @staticmethod
-    def loadavg():
-        text = read_first_line("/proc/loadavg")
-        load = " ".join(text.split()[:3])
-        try:
-            if float(text.split()[0]) > 0.75 * (os.cpu_count() or 1):
-                load += " (busy machine: expect noisy numbers)"
-        except (ValueError, IndexError):
-            pass
-        return load
-
-    def print_table(self):
-        head = ("what", "ipctk", "peer", "ratio", "target", "met?")
-        body = [(r.what, r.cell(r.a_med), r.cell(r.b_med),
-                 "%.2f" % r.ratio, r.target_text(), r.met())
-                for r in self.rows]
-        widths = [max(len(row[i]) for row in [head] + body)
-                  for i in range(len(head))]
-        print("\nRatio = ipctk / peer on median wall time; for transfers, "
-              "ipctk throughput / peer throughput.")
-        line = "  ".join("%-*s" % (w, h) for w, h in zip(widths, head))
-        print(line)
-        print("-" * len(line))
-        for row in body:
-            print("  ".join(
-                ("%-*s" if i == 0 else "%*s") % (widths[i], row[i])
-                for i in range(len(row))))
-        print("load average at end: %s" % self.loadavg())
-        missed = [r.what.strip() for r in self.rows if r.met() == "NO"]
-        print("\ntargets: %d met, %d missed%s" % (
-            sum(r.met() == "yes" for r in self.rows), len(missed),
-            (" (" + "; ".join(missed) + ")") if missed else ""))
-
     # -- cleanup ----------------------------------------------------------
 
     def cleanup(self):
         """Removes everything this run made. Returns a list of problems."""
         problems = []
-        p = self.live
-        if p is not None and p.poll() is None:
-            p.kill()
-            p.wait()
-        self.live = None
+        self.kill_live()
         try:
             for seg, _ in self.our_segments():
                 r = subprocess.run(["ipcrm", "-m", str(seg)],
@@ -626,34 +415,7 @@ def main():
     if args.runs < 1 or args.big_runs < 1:
         ap.error("--runs and --big-runs must be at least 1")
 
-    def on_signal(signum, _frame):
-        raise Interrupted("signal %d" % signum)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-
-    bench = Bench(args)
-    status = 0
-    try:
-        bench.run()
-    except (BenchError, OSError, subprocess.SubprocessError) as e:
-        sys.stdout.flush()
-        print("error: %s" % e, file=sys.stderr)
-        status = 1
-    except (KeyboardInterrupt, Interrupted) as e:
-        print("\ninterrupted (%s); cleaning up" % (str(e) or "Ctrl-C"),
-              file=sys.stderr)
-        status = 130
-    finally:
-        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(s, signal.SIG_IGN)
-        problems = bench.cleanup()
-        for p in problems:
-            print("cleanup: %s" % p, file=sys.stderr)
-        if not bench.verify_clean() or problems:
-            status = status or 1
-    return status
-
+    return run_main(Bench(args))
 
 if __name__ == "__main__":
     sys.exit(main())
