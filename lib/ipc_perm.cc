@@ -4,6 +4,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdint>
+
+#include "parse.h"
+
 namespace ipctk {
 
 bool has_sys_admin() {
@@ -21,6 +25,30 @@ Status check_ipc_owner(uid_t uid, uid_t cuid, const char* op,
                    "only the " + noun + "'s owner or creator (uid " +
                        std::to_string(uid) + "/" + std::to_string(cuid) +
                        ") or CAP_SYS_ADMIN may remove or change it");
+}
+
+Result<PermChange> parse_perm_change(const std::string& mode,
+                                     const std::string& uid,
+                                     const std::string& gid) {
+  if (mode.empty() && uid.empty() && gid.empty())
+    return usage_error("nothing to set", "give --mode, --uid and/or --gid");
+  PermChange change;
+  if (!mode.empty()) {
+    auto m = parse_mode(mode);
+    if (!m) return m.error();
+    change.mode = *m;
+  }
+  if (!uid.empty()) {
+    auto u = parse_uint(uid, "--uid", UINT32_MAX - 1);
+    if (!u) return u.error();
+    change.uid = static_cast<uid_t>(*u);
+  }
+  if (!gid.empty()) {
+    auto g = parse_uint(gid, "--gid", UINT32_MAX - 1);
+    if (!g) return g.error();
+    change.gid = static_cast<gid_t>(*g);
+  }
+  return change;
 }
 
 }  // namespace ipctk

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 
 #include "error.h"
@@ -21,6 +22,21 @@ bool has_sys_admin();
 /// `op` is the syscall ("shmctl"), `what` names the object ("segment 5").
 Status check_ipc_owner(uid_t uid, uid_t cuid, const char* op,
                        const std::string& what, const std::string& noun);
+
+/// The fields IPC_SET changes (`set --mode/--uid/--gid` of every tool);
+/// those not given keep their values.
+struct PermChange {
+  std::optional<unsigned> mode;
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+};
+
+/// Parses --mode, --uid and --gid as typed ("" = not given). Nothing given
+/// is a usage error, and so is uid or gid 4294967295, which the kernel
+/// reads as "leave unchanged".
+Result<PermChange> parse_perm_change(const std::string& mode,
+                                     const std::string& uid,
+                                     const std::string& gid);
 
 }  // namespace ipctk
 

@@ -58,25 +58,6 @@ Result<std::vector<unsigned>> spread(std::vector<unsigned> values,
   return values;
 }
 
-Result<std::optional<double>> optional_seconds(const std::string& text,
-                                               const char* what) {
-  if (text.empty()) return std::optional<double>();
-  auto s = parse_seconds(text, what);
-  if (!s) return s.error();
-  return std::optional<double>(*s);
-}
-
-Result<std::optional<int>> conflict_code(const std::string& text) {
-  if (text.empty()) return std::optional<int>();
-  auto code = parse_uint(text, "--conflict-exit-code", 255);
-  if (!code) return code.error();
-  if (*code == 0)
-    return usage_error("--conflict-exit-code: 0 would make a conflict look "
-                       "like success",
-                       "use 1..255 (the default is 3)");
-  return std::optional<int>(static_cast<int>(*code));
-}
-
 Json op_json(const SemOpSpec& op) {
   Json j;
   j["num"] = op.num;
@@ -94,6 +75,26 @@ struct OpRun {
   std::optional<double> timeout;
   std::optional<int> conflict_exit_code;
 };
+
+/// --timeout and --conflict-exit-code, as op and P take them.
+Status parse_waiting(const std::string& timeout, const std::string& code,
+                     OpRun* run) {
+  if (!timeout.empty()) {
+    auto s = parse_seconds(timeout, "--timeout");
+    if (!s) return s.error();
+    run->timeout = *s;
+  }
+  if (!code.empty()) {
+    auto c = parse_uint(code, "--conflict-exit-code", 255);
+    if (!c) return c.error();
+    if (*c == 0)
+      return usage_error("--conflict-exit-code: 0 would make a conflict "
+                         "look like success",
+                         "use 1..255 (the default is 3)");
+    run->conflict_exit_code = static_cast<int>(*c);
+  }
+  return Ok{};
+}
 
 Result<Outcome> run_ops(const OpRun& run, const Context& ctx) {
   bool undo = false;
@@ -236,12 +237,8 @@ Result<Outcome> sem_op_command(const SemOpArgs& a, const Context& ctx) {
     if (a.nowait) spec->nowait = true;
     run.ops.push_back(*spec);
   }
-  auto timeout = optional_seconds(a.timeout, "--timeout");
-  if (!timeout) return timeout.error();
-  run.timeout = *timeout;
-  auto code = conflict_code(a.conflict_exit_code);
-  if (!code) return code.error();
-  run.conflict_exit_code = *code;
+  auto waiting = parse_waiting(a.timeout, a.conflict_exit_code, &run);
+  if (!waiting) return waiting.error();
   return run_ops(run, ctx);
 }
 
@@ -270,12 +267,8 @@ Result<Outcome> sem_pv_command(const SemPvArgs& a, bool release,
   op.undo = a.undo;
   op.nowait = a.nowait;
   run.ops.push_back(op);
-  auto timeout = optional_seconds(a.timeout, "--timeout");
-  if (!timeout) return timeout.error();
-  run.timeout = *timeout;
-  auto code = conflict_code(a.conflict_exit_code);
-  if (!code) return code.error();
-  run.conflict_exit_code = *code;
+  auto waiting = parse_waiting(a.timeout, a.conflict_exit_code, &run);
+  if (!waiting) return waiting.error();
   return run_ops(run, ctx);
 }
 
@@ -301,28 +294,13 @@ Result<Outcome> sem_set_command(const SemSetArgs& a, const Context&) {
     return usage_error("values and permissions are set by separate calls",
                        "run 'sysv-sem set' once for each");
   if (set_perm) {
-    SemSetRequest request;
-    if (!a.mode.empty()) {
-      auto m = parse_mode(a.mode);
-      if (!m) return m.error();
-      request.mode = *m;
-    }
-    // (uid_t)-1 means "unchanged" to the kernel's chown family: refuse it.
-    if (!a.uid.empty()) {
-      auto u = parse_uint(a.uid, "--uid", UINT32_MAX - 1);
-      if (!u) return u.error();
-      request.uid = static_cast<uid_t>(*u);
-    }
-    if (!a.gid.empty()) {
-      auto g = parse_uint(a.gid, "--gid", UINT32_MAX - 1);
-      if (!g) return g.error();
-      request.gid = static_cast<gid_t>(*g);
-    }
+    auto request = parse_perm_change(a.mode, a.uid, a.gid);
+    if (!request) return request.error();
     auto id = resolve(a.target);
     if (!id) return id.error();
     auto current = sem_describe(*id);
     if (!current) return current.error();
-    auto set = sem_set_perm(*current, request);
+    auto set = sem_set_perm(*current, *request);
     if (!set) return set.error();
     auto info = sem_describe(*id);
     if (!info) return info.error();

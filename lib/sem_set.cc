@@ -138,7 +138,7 @@ Result<SemGot> create_new(const SemGetRequest& r, int flags) {
   if (done && (mode & 0600) != 0600) {
     auto info = sem_stat(id);
     if (!info) done = info.error();
-    SemSetRequest restrict;
+    PermChange restrict;
     restrict.mode = mode;
     if (done) done = sem_set_perm(*info, restrict);
   }
@@ -294,7 +294,7 @@ Status sem_set_all(int id, const std::vector<unsigned>& values) {
   return Ok{};
 }
 
-Status sem_set_perm(const SemInfo& current, const SemSetRequest& request) {
+Status sem_set_perm(const SemInfo& current, const PermChange& request) {
   // IPC_SET reads only uid, gid and mode; the rest of the buffer is ignored.
   struct semid_ds ds = {};
   ds.sem_perm.uid = request.uid.value_or(current.uid);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "error.h"
+#include "ipc_perm.h"
 #include "json_out.h"
 #include "parse.h"
 
@@ -82,14 +83,9 @@ Result<std::vector<SemState>> sem_states(int id, unsigned nsems);
 Status sem_set_value(int id, unsigned num, unsigned value);
 Status sem_set_all(int id, const std::vector<unsigned>& values);
 
-struct SemSetRequest {
-  std::optional<unsigned> mode;
-  std::optional<uid_t> uid;
-  std::optional<gid_t> gid;
-};
 /// IPC_SET of the given fields; the others keep the values `current`
 /// has (from sem_stat, or sem_describe for a set the caller cannot read).
-Status sem_set_perm(const SemInfo& current, const SemSetRequest& request);
+Status sem_set_perm(const SemInfo& current, const PermChange& request);
 
 Status sem_remove(int id);
 

@@ -332,30 +332,13 @@ Result<Outcome> shm_info_command(const Context&) {
 }
 
 Result<Outcome> shm_set_command(const ShmSetArgs& a, const Context&) {
-  ShmSetRequest request;
-  if (a.mode.empty() && a.uid.empty() && a.gid.empty())
-    return usage_error("nothing to set", "give --mode, --uid and/or --gid");
-  if (!a.mode.empty()) {
-    auto m = parse_mode(a.mode);
-    if (!m) return m.error();
-    request.mode = *m;
-  }
-  // (uid_t)-1 means "unchanged" to the kernel's chown family: refuse it.
-  if (!a.uid.empty()) {
-    auto u = parse_uint(a.uid, "--uid", UINT32_MAX - 1);
-    if (!u) return u.error();
-    request.uid = static_cast<uid_t>(*u);
-  }
-  if (!a.gid.empty()) {
-    auto g = parse_uint(a.gid, "--gid", UINT32_MAX - 1);
-    if (!g) return g.error();
-    request.gid = static_cast<gid_t>(*g);
-  }
+  auto request = parse_perm_change(a.mode, a.uid, a.gid);
+  if (!request) return request.error();
   auto id = resolve(a.target);
   if (!id) return id.error();
   auto current = shm_describe(*id);
   if (!current) return current.error();
-  auto set = shm_set(*current, request);
+  auto set = shm_set(*current, *request);
   if (!set) return set.error();
   auto info = shm_describe(*id);
   if (!info) return info.error();

@@ -208,7 +208,7 @@ Result<ShmInfo> shm_stat(int id) {
   return info;
 }
 
-Status shm_set(const ShmInfo& current, const ShmSetRequest& request) {
+Status shm_set(const ShmInfo& current, const PermChange& request) {
   // IPC_SET reads only uid, gid and mode; the rest of the buffer is ignored.
   struct shmid_ds ds = {};
   ds.shm_perm.uid = request.uid.value_or(current.uid);

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "error.h"
+#include "ipc_perm.h"
 #include "json_out.h"
 
 /// System V shared memory segments: create/find/stat/set/remove, and an
@@ -61,15 +62,10 @@ Result<int> shm_find(key_t key);
 
 Result<ShmInfo> shm_stat(int id);
 
-struct ShmSetRequest {
-  std::optional<unsigned> mode;
-  std::optional<uid_t> uid;
-  std::optional<gid_t> gid;
-};
 /// IPC_SET of the given fields; the others keep the values `current`
 /// has (from shm_stat, or shm_describe for a segment the caller cannot
 /// read).
-Status shm_set(const ShmInfo& current, const ShmSetRequest& request);
+Status shm_set(const ShmInfo& current, const PermChange& request);
 
 Status shm_remove(int id);
 

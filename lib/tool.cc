@@ -144,17 +144,9 @@ Status take_target_id(TargetArgs& target, std::vector<std::string>& words) {
 
 void add_target(CLI::App* sub, TargetArgs& target, const std::string& noun) {
   CLI::Option* id = sub->add_option("id", target.id, "The " + noun + "'s id");
-  CLI::Option* key = add_value(
-      sub, "--key", target.key,
-      "The " + noun + "'s key (decimal or 0x hex) instead of an id");
-  CLI::Option* path = add_value(
-      sub, "--key-path", target.key_path,
-      "Derive the key with ftok(3) from this existing path");
-  CLI::Option* proj = add_value(sub, "--proj-id", target.proj_id,
-                                "The ftok project id 1..255 (with --key-path)");
-  key->excludes(id);
-  path->excludes(id)->excludes(key)->needs(proj);
-  proj->needs(path);
+  add_target_keys(sub, target, noun);
+  sub->get_option("--key")->excludes(id);
+  sub->get_option("--key-path")->excludes(id);
 }
 
 void add_creation_key(CLI::App* sub, std::string& key, bool& is_private,

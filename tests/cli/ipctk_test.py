@@ -73,6 +73,25 @@ def proc_sysvipc(kind):
     return [dict(zip(header, line.split())) for line in lines[1:] if line.strip()]
 
 
+def sem_row(semid):
+    """The /proc/sysvipc/sem row of `semid` (every column), or None."""
+    for row in proc_sysvipc("sem"):
+        if int(row["semid"]) == semid:
+            return row
+    return None
+
+
+def fresh_sem_key():
+    """A key that no semaphore set has right now (callers still create
+    with --excl)."""
+    for _ in range(100):
+        key = unique_key()
+        if not any(int(r["key"]) & 0xFFFFFFFF == key
+                   for r in proc_sysvipc("sem")):
+            return key
+    raise AssertionError("no free key found")
+
+
 def unique_key():
     """A key unlikely to be in use; callers still create with --excl."""
     return 0x7E000000 | random.randrange(1, 1 << 24)

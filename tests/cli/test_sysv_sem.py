@@ -20,7 +20,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ipctk_test import IpcTestCase, proc_sysvipc, tool_path, unique_key  # noqa: E402
+from ipctk_test import (  # noqa: E402
+    fresh_sem_key as fresh_key, IpcTestCase, proc_sysvipc, sem_row, tool_path)
 
 SEM = tool_path("sysv-sem")
 NOBODY = pwd.getpwnam("nobody").pw_uid
@@ -30,21 +31,6 @@ NOBODY = pwd.getpwnam("nobody").pw_uid
 SET_FIELDS = ["id", "key", "key_hex", "mode", "mode_octal", "uid", "gid",
               "cuid", "cgid", "nsems", "otime", "ctime"]
 SEMAPHORE_FIELDS = ["num", "value", "ncnt", "zcnt", "pid"]
-
-
-def sem_row(semid):
-    for row in proc_sysvipc("sem"):
-        if int(row["semid"]) == semid:
-            return row
-    return None
-
-
-def fresh_key():
-    for _ in range(100):
-        key = unique_key()
-        if not any(int(r["key"]) & 0xFFFFFFFF == key for r in proc_sysvipc("sem")):
-            return key
-    raise AssertionError("no free key found")
 
 
 def start(*args, **kw):

@@ -20,7 +20,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ipctk_test  # noqa: E402
-from ipctk_test import IpcTestCase, proc_sysvipc, run, tool_path, unique_key  # noqa: E402
+from ipctk_test import (  # noqa: E402
+    fresh_sem_key as fresh_key, IpcTestCase, proc_sysvipc, run, sem_row, tool_path)
 
 NOBODY = pwd.getpwnam("nobody").pw_uid
 UNUSED_ID = 2147483647   # a valid id number no set has
@@ -37,26 +38,9 @@ with open("/proc/sys/kernel/sem") as _f:
 TARGET_VALUES = [1, 0, 2]
 
 
-def sem_row(semid):
-    """The /proc/sysvipc/sem row of `semid` (every column), or None."""
-    for row in proc_sysvipc("sem"):
-        if int(row["semid"]) == semid:
-            return row
-    return None
-
-
 def rows_with_key(key):
     return [r for r in proc_sysvipc("sem")
             if key != 0 and int(r["key"]) & 0xFFFFFFFF == key]
-
-
-def fresh_key():
-    """A key that no set has right now."""
-    for _ in range(100):
-        key = unique_key()
-        if not rows_with_key(key):
-            return key
-    raise AssertionError("no free key found")
 
 
 def run_marked(tool, *args, input=None, timeout=30):

@@ -22,27 +22,11 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ipctk_test import IpcTestCase, proc_sysvipc, tool_path, unique_key  # noqa: E402
+from ipctk_test import (  # noqa: E402
+    fresh_sem_key as fresh_key, IpcTestCase, proc_sysvipc, sem_row, tool_path)
 
 NOBODY = pwd.getpwnam("nobody").pw_uid
 PYTHON = "/usr/bin/python3"
-
-
-def sem_row(semid):
-    """The /proc/sysvipc/sem row of `semid`, or None."""
-    for row in proc_sysvipc("sem"):
-        if int(row["semid"]) == semid:
-            return row
-    return None
-
-
-def fresh_key():
-    """A key that no set has right now (callers still create with --excl)."""
-    for _ in range(100):
-        key = unique_key()
-        if not any(int(r["key"]) & 0xFFFFFFFF == key for r in proc_sysvipc("sem")):
-            return key
-    raise AssertionError("no free key found")
 
 
 def user_name(uid):

@@ -322,7 +322,7 @@ TEST_CASE("set values and permissions", "[sem][ipc]") {
   REQUIRE_FALSE(over.ok());
   CHECK(over.error().err == ERANGE);
   CHECK(values_of(set.id) == std::vector<unsigned>{1, 2, 9});
-  SemSetRequest perm;
+  PermChange perm;
   perm.mode = 0640;
   REQUIRE(sem_set_perm(*sem_stat(set.id), perm).ok());
   auto info = sem_stat(set.id);

@@ -183,7 +183,7 @@ TEST_CASE("remove while attached is deferred", "[shm][ipc]") {
 
 TEST_CASE("set changes mode; errors name the segment", "[shm][ipc]") {
   ScopedSegment seg(4096);
-  ShmSetRequest request;
+  PermChange request;
   request.mode = 0640;
   REQUIRE(shm_set(*shm_stat(seg.id), request).ok());
   CHECK((shm_stat(seg.id)->mode & 0777) == 0640);
