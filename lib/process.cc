@@ -11,6 +11,8 @@
 
 #include <cerrno>
 #include <cmath>
+#include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <iterator>
 
@@ -167,6 +169,62 @@ InterruptCatcher::~InterruptCatcher() {
 }
 
 int InterruptCatcher::caught() const { return g_interrupt; }
+
+std::optional<uint64_t> parse_stat_start_time(std::string_view stat) {
+  size_t close = stat.rfind(')');
+  if (close == std::string_view::npos) return std::nullopt;
+  // Fields after the name: 3 (state) ... 22 (starttime).
+  std::string_view rest = stat.substr(close + 1);
+  int field = 2;
+  size_t i = 0;
+  while (i < rest.size()) {
+    while (i < rest.size() && rest[i] == ' ') ++i;
+    size_t start = i;
+    while (i < rest.size() && rest[i] != ' ' && rest[i] != '\n') ++i;
+    if (i == start) break;
+    ++field;
+    if (field == 3 && rest.substr(start, i - start) == "Z") return std::nullopt;
+    if (field == 22) {
+      uint64_t value = 0;
+      auto [p, ec] = std::from_chars(rest.data() + start, rest.data() + i, value);
+      if (ec != std::errc() || p != rest.data() + i) return std::nullopt;
+      return value;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<uint64_t> process_start_time(pid_t pid) {
+  if (pid <= 0) return std::nullopt;
+  char path[32];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buf[1024];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return std::nullopt;
+  return parse_stat_start_time(std::string_view(buf, static_cast<size_t>(n)));
+}
+
+bool process_alive(pid_t pid, uint64_t start) {
+  auto now = process_start_time(pid);
+  return now && *now == start;
+}
+
+std::string process_name(pid_t pid) {
+  char path[32];
+  std::snprintf(path, sizeof path, "/proc/%d/comm", static_cast<int>(pid));
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char buf[64];
+  ssize_t n = read(fd, buf, sizeof buf);
+  close(fd);
+  if (n <= 0) return {};
+  std::string name(buf, static_cast<size_t>(n));
+  while (!name.empty() && name.back() == '\n') name.pop_back();
+  return name;
+}
 
 std::string signal_name(int sig) {
   const char* abbrev = sigabbrev_np(sig);

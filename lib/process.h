@@ -1,8 +1,12 @@
 #ifndef IPCTK_PROCESS_H_
 #define IPCTK_PROCESS_H_
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "error.h"
@@ -56,6 +60,22 @@ class InterruptCatcher {
   /// The last signal caught, or 0.
   int caught() const;
 };
+
+/// The start time of a process, in clock ticks since boot: field 22 of
+/// /proc/PID/stat. With the pid it names a process for good: a pid reused
+/// by a later process comes with another start time.
+std::optional<uint64_t> process_start_time(pid_t pid);
+
+/// Field 22 of the text of /proc/PID/stat (the command name in field 2 may
+/// hold spaces and parentheses, so fields are counted from its last ')').
+std::optional<uint64_t> parse_stat_start_time(std::string_view stat);
+
+/// Whether the process `pid` that started at `start` still exists (a
+/// zombie counts as gone: it holds nothing any more).
+bool process_alive(pid_t pid, uint64_t start);
+
+/// /proc/PID/comm, or "" when the process is gone.
+std::string process_name(pid_t pid);
 
 /// "SIGTERM" for SIGTERM.
 std::string signal_name(int sig);

@@ -1,0 +1,455 @@
+#include "lock_cli.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <climits>
+#include <cstdint>
+#include <optional>
+
+#include "io.h"
+#include "lock_manager.h"
+#include "lock_segment.h"
+#include "parse.h"
+#include "process.h"
+
+namespace ipctk {
+
+namespace {
+
+Outcome document(Json doc) { return Outcome{std::move(doc), kExitOk}; }
+
+/// The segment a command names: --path, or the default (which the first
+/// use of any command creates, race-free, with the default lock count).
+Result<LockSegment> open_segment(const std::string& path_text) {
+  bool given = !path_text.empty();
+  auto path = parse_segment_path(given ? path_text : default_segment_path());
+  if (!path) return path.error();
+  if (given) return LockSegment::open(*path);
+  LockSegment::CreateOptions options;
+  options.exist_ok = true;
+  return LockSegment::create(*path, options, nullptr);
+}
+
+Result<uint64_t> parse_lock_id(const std::string& text) {
+  return parse_uint(text, "ID", kMaxLocks - 1);
+}
+
+struct Totals {
+  uint64_t allocated = 0, held = 0, stale = 0;
+};
+
+Totals count(const LockManager& m) {
+  Totals t;
+  for (uint64_t id = 0; id < m.lock_count(); ++id) {
+    LockState s = m.quick_state(id);
+    t.allocated += s.allocated;
+    t.held += s.locked;
+    if (s.owner && s.locked && !owner_alive(*s.owner)) ++t.stale;
+  }
+  return t;
+}
+
+Json segment_json(const LockSegment& seg, const Totals& t) {
+  const SegmentHeader* h = seg.header();
+  Json j;
+  j["path"] = seg.path().name;
+  j["backend"] = seg.path().backend();
+  j["version"] = h->version;
+  j["locks"] = h->lock_count;
+  j["size"] = seg.size();
+  j["allocated"] = t.allocated;
+  j["free"] = h->lock_count - t.allocated;
+  j["held"] = t.held;
+  j["stale"] = t.stale;
+  return j;
+}
+
+/// Appends to a buffer and writes it out in large pieces: status of a
+/// million locks is one streamed document, not a tree built in memory.
+class StreamOut {
+ public:
+  Status add(std::string_view text) {
+    buf_.append(text);
+    if (buf_.size() >= (1u << 20)) return flush();
+    return Ok{};
+  }
+  Status flush() {
+    auto w = write_all(1, buf_.data(), buf_.size(), "stdout");
+    buf_.clear();
+    return w;
+  }
+
+ private:
+  std::string buf_;
+};
+
+void append_number(std::string& out, int64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;
+  out.append(buf, end);
+}
+
+/// One status entry, formatted by hand (numbers and booleans only): a
+/// million of them in well under a second.
+void append_state(std::string& out, const LockState& s) {
+  out += "{\"id\":";
+  append_number(out, static_cast<int64_t>(s.id));
+  out += s.allocated ? ",\"allocated\":true" : ",\"allocated\":false";
+  out += s.locked ? ",\"locked\":true" : ",\"locked\":false";
+  out += ",\"owner_pid\":";
+  if (s.owner) append_number(out, s.owner->pid); else out += "null";
+  out += ",\"owner_alive\":";
+  out += s.owner ? (s.owner_alive ? "true" : "false") : "null";
+  out += s.stale ? ",\"stale\":true" : ",\"stale\":false";
+  out += ",\"since\":";
+  if (s.owner) append_number(out, s.since_ns / 1000000000); else out += "null";
+  out += "}";
+}
+
+}  // namespace
+
+Result<Outcome> lock_init_command(const LockInitArgs& a, const Context&) {
+  auto path = parse_segment_path(a.path.empty() ? default_segment_path() : a.path);
+  if (!path) return path.error();
+  auto mode = parse_mode(a.mode);
+  if (!mode) return mode.error();
+  LockSegment::CreateOptions options;
+  options.mode = *mode;
+  options.exist_ok = a.exist_ok;
+  if (!a.locks.empty()) {
+    auto n = parse_uint(a.locks, "--locks", kMaxLocks);
+    if (!n) return n.error();
+    options.locks = *n;
+  }
+  bool created = false;
+  auto seg = LockSegment::create(*path, options, &created);
+  if (!seg) return seg.error();
+  LockManager m(*seg);
+  Json doc = segment_json(*seg, count(m));
+  doc["created"] = created;
+  return document(std::move(doc));
+}
+
+Result<Outcome> lock_info_command(const LockPathArgs& a, const Context&) {
+  auto seg = open_segment(a.path);
+  if (!seg) return seg.error();
+  LockManager m(*seg);
+  return document(segment_json(*seg, count(m)));
+}
+
+Result<Outcome> lock_destroy_command(const LockDestroyArgs& a, const Context&) {
+  auto path = parse_segment_path(a.path.empty() ? default_segment_path() : a.path);
+  if (!path) return path.error();
+  auto seg = LockSegment::open(*path);
+  if (!seg) {
+    // A segment that is not valid can still be removed, with --force.
+    if (!a.force || seg.error().err == ENOENT) return seg.error();
+    auto removed = LockSegment::remove(*path);
+    if (!removed) return removed.error();
+    Json doc;
+    doc["path"] = path->name;
+    doc["backend"] = path->backend();
+    doc["destroyed"] = true;
+    doc["held"] = nullptr;
+    return document(std::move(doc));
+  }
+  LockManager m(*seg);
+  Totals t = count(m);
+  if (t.held > 0 && !a.force)
+    return Error{"destroy", EBUSY,
+                 path->name + " has " + std::to_string(t.held) +
+                     " held lock(s)",
+                 "'shmctl-lock status --held' shows them; --force destroys "
+                 "it anyway",
+                 kExitFailed};
+  auto removed = LockSegment::remove(*path);
+  if (!removed) return removed.error();
+  Json doc;
+  doc["path"] = path->name;
+  doc["backend"] = path->backend();
+  doc["destroyed"] = true;
+  doc["held"] = t.held;
+  return document(std::move(doc));
+}
+
+Result<Outcome> lock_alloc_command(const LockAllocArgs& a, const Context&) {
+  std::optional<uint64_t> want;
+  if (!a.id.empty()) {
+    auto id = parse_lock_id(a.id);
+    if (!id) return id.error();
+    want = *id;
+  }
+  auto seg = open_segment(a.path);
+  if (!seg) return seg.error();
+  LockManager m(*seg);
+  uint64_t id = 0;
+  if (want) {
+    auto made = m.allocate(*want);
+    if (!made) return made.error();
+    id = *want;
+  } else {
+    auto made = m.allocate();
+    if (!made) return made.error();
+    id = *made;
+  }
+  auto n = m.allocated_count();
+  if (!n) return n.error();
+  Json doc;
+  doc["id"] = id;
+  doc["allocated"] = *n;
+  doc["free"] = seg->lock_count() - *n;
+  return document(std::move(doc));
+}
+
+Result<Outcome> lock_free_command(const LockFreeArgs& a, const Context&) {
+  if (a.all && !a.ids.empty())
+    return usage_error("give IDs or --all, not both");
+  if (!a.all && a.ids.empty())
+    return usage_error("nothing to free", "give IDs, or --all --yes");
+  if (a.all && !a.yes)
+    return usage_error("--all frees every lock of the segment",
+                       "add --yes to confirm");
+  std::vector<uint64_t> ids;
+  for (const auto& text : a.ids) {
+    auto id = parse_lock_id(text);
+    if (!id) return id.error();
+    ids.push_back(*id);
+  }
+  auto seg = open_segment(a.path);
+  if (!seg) return seg.error();
+  LockManager m(*seg);
+  Json doc;
+  if (a.all) {
+    auto n = m.free_all();
+    if (!n) return n.error();
+    doc["count"] = *n;
+    doc["all"] = true;
+    return document(std::move(doc));
+  }
+  // Every id is checked first, so that a bad one frees nothing.
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto s = m.state(ids[i]);
+    if (!s) return s.error();
+    for (size_t j = 0; j < i; ++j)
+      if (ids[j] == ids[i])
+        return usage_error("ID " + std::to_string(ids[i]) + " is given twice");
+    if (!s->allocated)
+      return Error{"free", ENOENT,
+                   "lock " + std::to_string(ids[i]) + " is not allocated",
+                   "nothing was freed", kExitFailed};
+  }
+  Json freed = Json::array();
+  for (uint64_t id : ids) {
+    auto f = m.free(id);
+    if (!f) return f.error();
+    freed.push_back(id);
+  }
+  doc["count"] = ids.size();
+  doc["freed"] = std::move(freed);
+  return document(std::move(doc));
+}
+
+Result<Outcome> lock_lock_command(const LockLockArgs& a, const Context& ctx) {
+  auto id = parse_lock_id(a.id);
+  if (!id) return id.error();
+  LockWait wait;
+  wait.nowait = a.nowait;
+  wait.steal_stale = a.steal_stale;
+  if (!a.timeout.empty()) {
+    auto s = parse_seconds(a.timeout, "--timeout");
+    if (!s) return s.error();
+    wait.timeout = *s;
+  }
+  std::optional<int> conflict;
+  if (!a.conflict_exit_code.empty()) {
+    auto c = parse_uint(a.conflict_exit_code, "--conflict-exit-code", 255);
+    if (!c) return c.error();
+    if (*c == 0)
+      return usage_error("--conflict-exit-code: 0 would make a conflict "
+                         "look like success",
+                         "use 1..255 (the default is 3)");
+    conflict = static_cast<int>(*c);
+  }
+  bool with_command = !ctx.command.empty();
+  if (with_command && !a.owner_pid.empty())
+    return usage_error("--owner-pid and -- COMMAND do not go together",
+                       "with a command the lock is this tool's while the "
+                       "command runs");
+  // The owner: the process the lock belongs to after this tool exits.
+  Owner owner;
+  if (with_command) {
+    owner = self_owner();
+  } else {
+    pid_t pid = getppid();
+    if (!a.owner_pid.empty()) {
+      auto p = parse_uint(a.owner_pid, "--owner-pid", INT_MAX);
+      if (!p) return p.error();
+      if (*p == 0) return usage_error("--owner-pid: 0 is not a process");
+      pid = static_cast<pid_t>(*p);
+    }
+    auto o = owner_of(pid);
+    if (!o) return o.error();
+    owner = *o;
+  }
+  if (with_command) {
+    auto runnable = check_command(ctx.command);
+    if (!runnable) return runnable.error();
+  }
+  auto seg = open_segment(a.path);
+  if (!seg) return seg.error();
+  LockManager m(*seg);
+  bool stole = false;
+  {
+    InterruptCatcher interrupts;
+    wait.interrupts = &interrupts;
+    auto locked = m.lock(*id, owner, wait, &stole);
+    if (!locked) {
+      Error e = locked.error();
+      if (e.exit_status == kExitWouldBlock && conflict)
+        e.exit_status = static_cast<ExitStatus>(*conflict);
+      return e;
+    }
+    // A signal as the wait ended: this tool was asked to stop, so the lock
+    // goes back rather than being kept or handed to a command.
+    if (int late = interrupts.caught(); late != 0) {
+      (void)m.unlock(*id);
+      return Error{"sem_wait", EINTR,
+                   signal_name(late) + " arrived as lock " +
+                       std::to_string(*id) + " was taken; it was released",
+                   "", static_cast<ExitStatus>(kExitSignalBase + late)};
+    }
+  }
+  auto state = m.state(*id);
+  Json doc;
+  doc["id"] = *id;
+  doc["path"] = seg->path().name;
+  doc["owner_pid"] = owner.pid;
+  doc["stolen"] = stole;
+  doc["since"] = state ? Json(state->since_ns / 1000000000) : Json(nullptr);
+  doc["until"] = with_command ? "command" : "unlock";
+  if (!with_command) return document(std::move(doc));
+
+  // Held for the command's life: signals are caught from here on, so that
+  // whatever ends the command, the lock is given back.
+  SignalCatcher signals;
+  if (!signals.ok()) {
+    (void)m.unlock(*id);
+    return sys_error("signalfd", errno);
+  }
+  auto printed = print_document(doc, ctx.pretty);
+  if (!printed) {
+    (void)m.unlock(*id);
+    return printed.error();
+  }
+  auto status = run_command(signals, ctx.command);
+  auto released = m.unlock(*id);
+  if (!status) return status.error();
+  if (!released) print_error(released.error());
+  return Outcome{std::nullopt, *status};
+}
+
+Result<Outcome> lock_unlock_command(const LockUnlockArgs& a, const Context&) {
+  auto id = parse_lock_id(a.id);
+  if (!id) return id.error();
+  auto seg = open_segment(a.path);
+  if (!seg) return seg.error();
+  LockManager m(*seg);
+  auto before = m.state(*id);
+  if (!before) return before.error();
+  if (!before->locked)
+    return Error{"unlock", EBUSY, "lock " + std::to_string(*id) + " is not locked",
+                 "", kExitFailed};
+  if (before->owner && !a.force) {
+    pid_t pid = before->owner->pid;
+    bool mine = pid == getpid() || pid == getppid();
+    if (!before->owner_alive)
+      return Error{"unlock", EPERM,
+                   "lock " + std::to_string(*id) + " is stale: its owner pid " +
+                       std::to_string(pid) + " is gone",
+                   "--force releases it; 'lock --steal-stale' takes it over",
+                   kExitFailed};
+    if (!mine) {
+      std::string name = process_name(pid);
+      return Error{"unlock", EPERM,
+                   "lock " + std::to_string(*id) + " belongs to pid " +
+                       std::to_string(pid) +
+                       (name.empty() ? "" : " (" + name + ")") +
+                       ", which is alive and is neither this process nor its "
+                       "parent",
+                   "--force releases it anyway", kExitFailed};
+    }
+  }
+  auto done = m.unlock(*id, a.force);
+  if (!done) return done.error();
+  Json doc;
+  doc["id"] = *id;
+  doc["path"] = seg->path().name;
+  doc["owner_pid"] = before->owner ? Json(before->owner->pid) : Json(nullptr);
+  doc["was_stale"] = before->stale;
+  doc["forced"] = a.force;
+  return document(std::move(doc));
+}
+
+Result<Outcome> lock_status_command(const LockStatusArgs& a, const Context&) {
+  std::vector<uint64_t> ids;
+  for (const auto& text : a.ids) {
+    auto id = parse_lock_id(text);
+    if (!id) return id.error();
+    ids.push_back(*id);
+  }
+  auto seg = open_segment(a.path);
+  if (!seg) return seg.error();
+  LockManager m(*seg);
+  for (uint64_t id : ids)
+    if (id >= m.lock_count()) {
+      auto s = m.state(id);
+      return s.error();
+    }
+  bool all = ids.empty();
+  uint64_t n = all ? m.lock_count() : ids.size();
+  Json head;
+  head["path"] = seg->path().name;
+  head["backend"] = seg->path().backend();
+  head["locks"] = m.lock_count();
+  std::string text = head.dump();
+  text.pop_back();  // the closing brace: the array and totals follow
+  text += ",\"status\":[";
+  StreamOut out;
+  if (auto s = out.add(text); !s) return s.error();
+  Totals t;
+  uint64_t shown = 0;
+  std::string entry;
+  for (uint64_t i = 0; i < n; ++i) {
+    LockState s = m.quick_state(all ? i : ids[i]);
+    if (s.owner && s.locked) {
+      s.owner_alive = owner_alive(*s.owner);
+      s.stale = !s.owner_alive;
+    }
+    t.allocated += s.allocated;
+    t.held += s.locked;
+    t.stale += s.stale;
+    if ((a.held && !s.locked) || (a.stale && !s.stale) ||
+        (a.allocated && !s.allocated))
+      continue;
+    entry.clear();
+    if (shown++ > 0) entry += ",";
+    append_state(entry, s);
+    if (auto w = out.add(entry); !w) return w.error();
+  }
+  entry = "],\"totals\":{\"shown\":";
+  append_number(entry, static_cast<int64_t>(shown));
+  entry += ",\"allocated\":";
+  append_number(entry, static_cast<int64_t>(t.allocated));
+  entry += ",\"held\":";
+  append_number(entry, static_cast<int64_t>(t.held));
+  entry += ",\"stale\":";
+  append_number(entry, static_cast<int64_t>(t.stale));
+  entry += "}}\n";
+  if (auto w = out.add(entry); !w) return w.error();
+  if (auto w = out.flush(); !w) return w.error();
+  return Outcome{std::nullopt, kExitOk};
+}
+
+}  // namespace ipctk
