@@ -1,10 +1,13 @@
 #include "lock_cli.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <charconv>
 #include <climits>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 
 #include "io.h"
@@ -28,6 +31,7 @@ Result<LockSegment> open_segment(const std::string& path_text) {
   if (given) return LockSegment::open(*path);
   LockSegment::CreateOptions options;
   options.exist_ok = true;
+  options.exact_locks = false;  // an existing default is used as it is
   return LockSegment::create(*path, options, nullptr);
 }
 
@@ -108,6 +112,29 @@ void append_state(std::string& out, const LockState& s) {
   out += "}";
 }
 
+/// Whether the object at `path` is a (possibly broken) lock segment: a
+/// regular file or shm object whose first bytes are the magic, or zeros.
+Status looks_like_segment(const SegmentPath& path) {
+  std::string file = path.placement == Placement::kShm ? "/dev/shm" + path.name
+                                                       : path.name;
+  int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return sys_error("open", errno, file);
+  struct stat st;
+  char head[sizeof kSegmentMagic] = {};
+  bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  ssize_t n = regular ? pread(fd, head, sizeof head, 0) : -1;
+  ::close(fd);
+  bool zeros = true;
+  for (char c : head) zeros = zeros && c == 0;
+  if (regular && n >= 0 &&
+      (zeros || std::memcmp(head, kSegmentMagic, sizeof head) == 0))
+    return Ok{};
+  return Error{"destroy", EPROTO,
+               file + " is not a shmctl-lock segment",
+               "nothing was removed: remove it yourself if it is not needed",
+               kExitFailed};
+}
+
 }  // namespace
 
 Result<Outcome> lock_init_command(const LockInitArgs& a, const Context&) {
@@ -118,6 +145,7 @@ Result<Outcome> lock_init_command(const LockInitArgs& a, const Context&) {
   LockSegment::CreateOptions options;
   options.mode = *mode;
   options.exist_ok = a.exist_ok;
+  options.exact_locks = !a.locks.empty();
   if (!a.locks.empty()) {
     auto n = parse_uint(a.locks, "--locks", kMaxLocks);
     if (!n) return n.error();
@@ -144,8 +172,12 @@ Result<Outcome> lock_destroy_command(const LockDestroyArgs& a, const Context&) {
   if (!path) return path.error();
   auto seg = LockSegment::open(*path);
   if (!seg) {
-    // A segment that is not valid can still be removed, with --force.
-    if (!a.force || seg.error().err == ENOENT) return seg.error();
+    // A segment that is not valid can still be removed, with --force, but
+    // only if it is one: ours by its magic, or an empty start left by a
+    // creator that died. Anything else at the path is not ours to delete.
+    if (!a.force || seg.error().err != EPROTO) return seg.error();
+    auto ours = looks_like_segment(*path);
+    if (!ours) return ours.error();
     auto removed = LockSegment::remove(*path);
     if (!removed) return removed.error();
     Json doc;
@@ -230,7 +262,7 @@ Result<Outcome> lock_free_command(const LockFreeArgs& a, const Context&) {
   }
   // Every id is checked first, so that a bad one frees nothing.
   for (size_t i = 0; i < ids.size(); ++i) {
-    auto s = m.state(ids[i]);
+    auto s = m.state(ids[i], "free");
     if (!s) return s.error();
     for (size_t j = 0; j < i; ++j)
       if (ids[j] == ids[i])
@@ -314,7 +346,7 @@ Result<Outcome> lock_lock_command(const LockLockArgs& a, const Context& ctx) {
     // A signal as the wait ended: this tool was asked to stop, so the lock
     // goes back rather than being kept or handed to a command.
     if (int late = interrupts.caught(); late != 0) {
-      (void)m.unlock(*id);
+      (void)m.release(*id, owner);
       return Error{"sem_wait", EINTR,
                    signal_name(late) + " arrived as lock " +
                        std::to_string(*id) + " was taken; it was released",
@@ -335,16 +367,18 @@ Result<Outcome> lock_lock_command(const LockLockArgs& a, const Context& ctx) {
   // whatever ends the command, the lock is given back.
   SignalCatcher signals;
   if (!signals.ok()) {
-    (void)m.unlock(*id);
+    (void)m.release(*id, owner);
     return sys_error("signalfd", errno);
   }
   auto printed = print_document(doc, ctx.pretty);
   if (!printed) {
-    (void)m.unlock(*id);
+    (void)m.release(*id, owner);
     return printed.error();
   }
   auto status = run_command(signals, ctx.command);
-  auto released = m.unlock(*id);
+  // Only if it is still ours: a lock force-released during the command and
+  // taken by someone else is theirs now.
+  auto released = m.release(*id, owner);
   if (!status) return status.error();
   if (!released) print_error(released.error());
   return Outcome{std::nullopt, *status};
@@ -356,7 +390,7 @@ Result<Outcome> lock_unlock_command(const LockUnlockArgs& a, const Context&) {
   auto seg = open_segment(a.path);
   if (!seg) return seg.error();
   LockManager m(*seg);
-  auto before = m.state(*id);
+  auto before = m.state(*id, "unlock");
   if (!before) return before.error();
   if (!before->locked)
     return Error{"unlock", EBUSY, "lock " + std::to_string(*id) + " is not locked",
@@ -392,11 +426,15 @@ Result<Outcome> lock_unlock_command(const LockUnlockArgs& a, const Context&) {
   return document(std::move(doc));
 }
 
-Result<Outcome> lock_status_command(const LockStatusArgs& a, const Context&) {
+Result<Outcome> lock_status_command(const LockStatusArgs& a,
+                                    const Context& ctx) {
   std::vector<uint64_t> ids;
   for (const auto& text : a.ids) {
     auto id = parse_lock_id(text);
     if (!id) return id.error();
+    for (uint64_t seen : ids)
+      if (seen == *id)
+        return usage_error("ID " + std::to_string(*id) + " is given twice");
     ids.push_back(*id);
   }
   auto seg = open_segment(a.path);
@@ -404,7 +442,7 @@ Result<Outcome> lock_status_command(const LockStatusArgs& a, const Context&) {
   LockManager m(*seg);
   for (uint64_t id : ids)
     if (id >= m.lock_count()) {
-      auto s = m.state(id);
+      auto s = m.state(id, "status");
       return s.error();
     }
   bool all = ids.empty();
@@ -413,9 +451,13 @@ Result<Outcome> lock_status_command(const LockStatusArgs& a, const Context&) {
   head["path"] = seg->path().name;
   head["backend"] = seg->path().backend();
   head["locks"] = m.lock_count();
-  std::string text = head.dump();
-  text.pop_back();  // the closing brace: the array and totals follow
-  text += ",\"status\":[";
+  // Indented (--pretty, a terminal) as one entry a line: the streamed
+  // entries are not built as a tree to be indented.
+  const char* sep = ctx.pretty ? ",\n    " : ",";
+  std::string text = ctx.pretty ? head.dump(2) : head.dump();
+  text.resize(text.rfind('}'));  // the array and totals follow
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  text += ctx.pretty ? ",\n  \"status\": [\n    " : ",\"status\":[";
   StreamOut out;
   if (auto s = out.add(text); !s) return s.error();
   Totals t;
@@ -434,11 +476,11 @@ Result<Outcome> lock_status_command(const LockStatusArgs& a, const Context&) {
         (a.allocated && !s.allocated))
       continue;
     entry.clear();
-    if (shown++ > 0) entry += ",";
+    if (shown++ > 0) entry += sep;
     append_state(entry, s);
     if (auto w = out.add(entry); !w) return w.error();
   }
-  entry = "],\"totals\":{\"shown\":";
+  entry = ctx.pretty ? "\n  ],\n  \"totals\": {\"shown\":" : "],\"totals\":{\"shown\":";
   append_number(entry, static_cast<int64_t>(shown));
   entry += ",\"allocated\":";
   append_number(entry, static_cast<int64_t>(t.allocated));
@@ -446,7 +488,7 @@ Result<Outcome> lock_status_command(const LockStatusArgs& a, const Context&) {
   append_number(entry, static_cast<int64_t>(t.held));
   entry += ",\"stale\":";
   append_number(entry, static_cast<int64_t>(t.stale));
-  entry += "}}\n";
+  entry += ctx.pretty ? "}\n}\n" : "}}\n";
   if (auto w = out.add(entry); !w) return w.error();
   if (auto w = out.flush(); !w) return w.error();
   return Outcome{std::nullopt, kExitOk};

@@ -152,12 +152,16 @@ bool owner_alive(const Owner& owner) {
   return start && (*start & kStartMask) == owner.start;
 }
 
-Status LockManager::check_id(uint64_t id) const {
+std::string LockManager::hint_command(const std::string& words) const {
+  return "'shmctl-lock " + words + " --path " + seg_.path().name + "'";
+}
+
+Status LockManager::check_id(uint64_t id, const char* op) const {
   if (id < seg_.lock_count()) return Ok{};
-  return Error{"lock", EINVAL,
+  return Error{op, EINVAL,
                lock_text(id) + " is out of range: " + seg_.path().name +
                    " has locks 0.." + std::to_string(seg_.lock_count() - 1),
-               "'shmctl-lock info' shows the lock count", kExitFailed};
+               hint_command("info") + " shows the lock count", kExitFailed};
 }
 
 Result<uint64_t> LockManager::allocate() {
@@ -178,20 +182,20 @@ Result<uint64_t> LockManager::allocate() {
   return Error{"alloc", ENOSPC,
                "all " + std::to_string(h->lock_count) + " locks of " +
                    seg_.path().name + " are allocated",
-               "free some ('shmctl-lock status --allocated' lists them), or "
-               "init a segment with more --locks",
+               "free some (" + hint_command("status --allocated") +
+                   " lists them), or init a segment with more --locks",
                kExitFailed};
 }
 
 Status LockManager::allocate(uint64_t id) {
-  if (auto s = check_id(id); !s) return s;
+  if (auto s = check_id(id, "alloc"); !s) return s;
   BitmapGuard guard(seg_);
   if (auto s = guard.status(); !s) return s;
   uint64_t& word = seg_.bitmap()[id / kLocksPerWord];
   uint64_t bit = uint64_t{1} << (id % kLocksPerWord);
   if (word & bit)
     return Error{"alloc", EEXIST, lock_text(id) + " is already allocated",
-                 "'shmctl-lock alloc' without an id gives the first free one",
+                 hint_command("alloc") + " gives the first free one",
                  kExitFailed};
   word |= bit;
   ++seg_.header()->allocated;
@@ -199,7 +203,7 @@ Status LockManager::allocate(uint64_t id) {
 }
 
 Status LockManager::free(uint64_t id) {
-  if (auto s = check_id(id); !s) return s;
+  if (auto s = check_id(id, "free"); !s) return s;
   BitmapGuard guard(seg_);
   if (auto s = guard.status(); !s) return s;
   SegmentHeader* h = seg_.header();
@@ -208,7 +212,7 @@ Status LockManager::free(uint64_t id) {
   uint64_t bit = uint64_t{1} << (id % kLocksPerWord);
   if ((word & bit) == 0)
     return Error{"free", ENOENT, lock_text(id) + " is not allocated",
-                 "'shmctl-lock status --allocated' lists the allocated locks",
+                 hint_command("status --allocated") + " lists the allocated locks",
                  kExitFailed};
   word &= ~bit;
   --h->allocated;
@@ -236,7 +240,7 @@ Result<uint64_t> LockManager::allocated_count() {
 Status LockManager::lock(uint64_t id, const Owner& owner, const LockWait& wait,
                          bool* stole) {
   if (stole != nullptr) *stole = false;
-  if (auto s = check_id(id); !s) return s;
+  if (auto s = check_id(id, "lock"); !s) return s;
   LockSlot* slot = seg_.slot(id);
   auto taken = [&] {
     slot->since_ns.store(realtime_ns(), std::memory_order_relaxed);
@@ -260,7 +264,7 @@ Status LockManager::lock(uint64_t id, const Owner& owner, const LockWait& wait,
         "sem_trywait", EAGAIN,
         lock_text(id) + " is held by " +
             owner_text(slot->owner.load(std::memory_order_acquire)),
-        "'shmctl-lock status " + std::to_string(id) + "' shows it");
+        hint_command("status " + std::to_string(id)) + " shows it");
   double deadline = wait.timeout ? monotonic_now() + *wait.timeout : 0;
   for (;;) {
     int sig = wait.interrupts != nullptr ? wait.interrupts->caught() : 0;
@@ -290,12 +294,12 @@ Status LockManager::lock(uint64_t id, const Owner& owner, const LockWait& wait,
           "timed out after " + seconds_text(*wait.timeout) + " s: " +
               lock_text(id) + " is held by " +
               owner_text(slot->owner.load(std::memory_order_acquire)),
-          "'shmctl-lock status " + std::to_string(id) + "' shows it");
+          hint_command("status " + std::to_string(id)) + " shows it");
   }
 }
 
 Result<bool> LockManager::steal_if_stale(uint64_t id, const Owner& owner) {
-  if (auto s = check_id(id); !s) return s.error();
+  if (auto s = check_id(id, "lock"); !s) return s.error();
   LockSlot* slot = seg_.slot(id);
   uint64_t word = slot->owner.load(std::memory_order_acquire);
   auto current = unpack_owner(word);
@@ -310,8 +314,22 @@ Result<bool> LockManager::steal_if_stale(uint64_t id, const Owner& owner) {
   return true;
 }
 
+Status LockManager::release(uint64_t id, const Owner& owner) {
+  if (auto s = check_id(id, "unlock"); !s) return s;
+  LockSlot* slot = seg_.slot(id);
+  uint64_t word = pack_owner(owner);
+  if (!slot->owner.compare_exchange_strong(word, 0, std::memory_order_acq_rel))
+    return Error{"unlock", EPERM,
+                 lock_text(id) + " is no longer this holder's: it was "
+                                 "released or taken over meanwhile",
+                 "it was left as it is", kExitFailed};
+  if (sem_post(&slot->sem) != 0)
+    return sys_error("sem_post", errno, lock_text(id));
+  return Ok{};
+}
+
 Status LockManager::unlock(uint64_t id, bool force) {
-  if (auto s = check_id(id); !s) return s;
+  if (auto s = check_id(id, "unlock"); !s) return s;
   LockSlot* slot = seg_.slot(id);
   for (int attempt = 0;; ++attempt) {
     uint64_t word = slot->owner.load(std::memory_order_acquire);
@@ -363,8 +381,8 @@ LockState LockManager::quick_state(uint64_t id) const {
   return s;
 }
 
-Result<LockState> LockManager::state(uint64_t id) const {
-  if (auto s = check_id(id); !s) return s.error();
+Result<LockState> LockManager::state(uint64_t id, const char* op) const {
+  if (auto s = check_id(id, op); !s) return s.error();
   LockState s = quick_state(id);
   if (s.owner) {
     s.owner_alive = owner_alive(*s.owner);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "error.h"
 #include "lock_segment.h"
@@ -85,15 +86,23 @@ class LockManager {
   /// that never recorded itself (it died between taking the lock and
   /// writing its record) is released only with `force`.
   Status unlock(uint64_t id, bool force = false);
+  /// Releases the lock only if `owner` still holds it (the owner record is
+  /// cleared by one compare-and-swap): what a holder does at the end, so
+  /// that a lock force-released and taken by another meanwhile is left to
+  /// its new holder. EPERM otherwise.
+  Status release(uint64_t id, const Owner& owner);
 
-  Result<LockState> state(uint64_t id) const;
+  /// `op` names the caller's operation in an out-of-range error.
+  Result<LockState> state(uint64_t id, const char* op = "status") const;
   /// The same without range checks or /proc lookups of owners (`alive` is
   /// then not filled in): for status of large segments.
   LockState quick_state(uint64_t id) const;
   uint64_t lock_count() const { return seg_.lock_count(); }
 
  private:
-  Status check_id(uint64_t id) const;
+  Status check_id(uint64_t id, const char* op) const;
+  /// "'shmctl-lock WORDS --path P'", for hints.
+  std::string hint_command(const std::string& words) const;
 
   const LockSegment& seg_;
 };

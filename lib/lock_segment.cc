@@ -60,7 +60,7 @@ Error object_error(const char* op, int err, const SegmentPath& path) {
 Error invalid(const std::string& where, std::string what) {
   return Error{"open", EPROTO, where + ": " + std::move(what),
                "refused: it is not a segment this build can use; 'shmctl-lock "
-               "destroy' removes it, 'init' makes a new one",
+               "destroy --force' removes it, 'init' makes a new one",
                kExitFailed};
 }
 
@@ -225,10 +225,11 @@ Result<LockSegment> LockSegment::create(const SegmentPath& path,
       if (err != EEXIST) return object_error("open", err, path);
       if (!options.exist_ok) {
         Error e = object_error("open", err, path);
-        e.hint = "it exists; --exist-ok opens it, 'shmctl-lock info' shows it";
+        e.hint = "it exists; --exist-ok opens it, 'shmctl-lock info --path " +
+                 path.name + "' shows it";
         return e;
       }
-      auto opened = open(path, *locks);
+      auto opened = options.exact_locks ? open(path, *locks) : open(path);
       if (!opened && opened.error().err == ENOENT) continue;  // removed: again
       if (created != nullptr) *created = false;
       return opened;
@@ -295,6 +296,8 @@ Result<LockSegment> LockSegment::open(const SegmentPath& path,
         if (!zero_magic && !ours) break;  // foreign: validation says so
       }
     }
+    // Only a young object can be one whose creator is still at work.
+    if (pending && time(nullptr) - st.st_mtim.tv_sec > 2) pending = false;
     if (!pending) break;
     if (monotonic_now() >= deadline) break;  // validation says what is wrong
     struct timespec ts = {0, 2000000};

@@ -105,6 +105,9 @@ class LockSegment {
     uint64_t locks = kDefaultLocks;  // rounded up to a multiple of 64
     unsigned mode = 0600;
     bool exist_ok = false;           // open it if it exists (and is valid)
+    /// With exist_ok: an existing segment of another lock count is an
+    /// error (an explicit --locks), or is taken as it is (the default).
+    bool exact_locks = true;
   };
 
   /// Creates the segment race-free (O_CREAT|O_EXCL; others who open it

@@ -195,7 +195,18 @@ Result<key_t> creation_key(const std::string& key, const std::string& key_path,
 
 CLI::Option* add_value(CLI::App* sub, const std::string& name,
                        std::string& value, const std::string& help) {
-  return sub->add_option(name, value, help);
+  return sub->add_option(name, value, help)->check(non_empty());
+}
+
+CLI::Validator non_empty() {
+  // An empty value would read as "not given" and quietly fall back to the
+  // default (--path '' to the default segment, --timeout '' to no timeout).
+  return CLI::Validator(
+      [](std::string& v) {
+        return v.empty() ? std::string("an empty value is not allowed")
+                         : std::string();
+      },
+      "", "non-empty");
 }
 
 CLI::Option* add_optional(CLI::App* sub, const std::string& name,

@@ -106,6 +106,10 @@ Result<key_t> creation_key(const std::string& key, const std::string& key_path,
 CLI::Option* add_value(CLI::App* sub, const std::string& name,
                        std::string& value, const std::string& help);
 
+/// Refuses an empty value (a usage error), for options and positionals
+/// whose empty string would otherwise mean "not given".
+CLI::Validator non_empty();
+
 /// Adds an option whose presence matters even with an empty value
 /// (--data '').
 CLI::Option* add_optional(CLI::App* sub, const std::string& name,

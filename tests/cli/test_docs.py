@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ipctk_test import BUILD_DIR, tool_path  # noqa: E402
 
 # Adding a tool here is all it takes for its docs to be checked.
-TOOLS = ["sysv-shm", "sysv-sem"]
+TOOLS = ["sysv-shm", "sysv-sem", "shmctl-lock"]
 
 SOURCE_DIR = os.environ.get("IPCTK_SOURCE_DIR", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", ".."))

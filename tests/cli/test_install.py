@@ -9,7 +9,7 @@ import unittest
 
 from ipctk_test import BUILD_DIR
 
-TOOLS = ["sysv-shm", "sysv-sem"]
+TOOLS = ["sysv-shm", "sysv-sem", "shmctl-lock"]
 
 
 class InstallTest(unittest.TestCase):

@@ -373,3 +373,30 @@ TEST_CASE("a process killed holding the bitmap mutex does not wedge it",
   CHECK(m.state(1)->allocated);
   CHECK(*m.allocate() == 3);
 }
+
+TEST_CASE("release gives back only the holder's own lock", "[lock]") {
+  Placed p(Placement::kAnonymous, 64);
+  LockManager m(*p.seg);
+  Owner other = self_owner();
+  other.pid += 1;  // some other holder's record
+  REQUIRE(m.lock(4, self_owner(), {}).ok());
+  // Force-released and taken by another meanwhile: not ours to release.
+  REQUIRE(m.unlock(4, true).ok());
+  REQUIRE(m.lock(4, other, {}).ok());
+  auto r = m.release(4, self_owner());
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().err == EPERM);
+  auto st = m.state(4);
+  REQUIRE(st.ok());
+  CHECK(st->locked);
+  CHECK(st->owner->pid == other.pid);
+  REQUIRE(m.release(4, other).ok());
+  CHECK_FALSE(m.state(4)->locked);
+  CHECK_FALSE(m.release(4, other).ok());  // not locked: nothing posted
+  CHECK_FALSE(m.state(4)->locked);
+  LockWait nowait;
+  nowait.nowait = true;
+  REQUIRE(m.lock(4, self_owner(), nowait).ok());
+  CHECK_FALSE(m.lock(4, self_owner(), nowait).ok());  // one token, not two
+  REQUIRE(m.unlock(4).ok());
+}

@@ -1,0 +1,99 @@
+// shmctl-lock: a lock manager in shared memory that shell scripts can
+// drive, as JSON. One row per subcommand: its flags, bound to an args
+// struct, and the library call that carries it out. See shmctl-lock(1).
+
+#include "lock_cli.h"
+#include "tool.h"
+
+using namespace ipctk;
+
+namespace {
+
+void add_path(CLI::App* app, std::string& path) {
+  add_value(app, "--path", path,
+            "/name (POSIX shm) or a file path; default $SHMCTL_LOCK_PATH, "
+            "else /shmctl-lock (root) or /shmctl-lock-UID");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Tool tool("shmctl-lock", "A lock manager in shared memory, as JSON");
+
+  LockInitArgs init;
+  tool.add("init", "Create a lock segment",
+      [&](CLI::App* c) {
+        add_path(c, init.path);
+        add_value(c, "--locks", init.locks, "Number of locks, rounded up to a multiple of 64 (default 2048)");
+        add_value(c, "--mode", init.mode, "Permissions in octal (default 0600)");
+        c->add_flag("--exist-ok", init.exist_ok, "Open it if it exists (and is valid)");
+      },
+      [&](const Context& ctx) { return lock_init_command(init, ctx); });
+
+  LockPathArgs info;
+  tool.add("info", "The segment's layout and counts",
+      [&](CLI::App* c) { add_path(c, info.path); },
+      [&](const Context& ctx) { return lock_info_command(info, ctx); });
+
+  LockDestroyArgs destroy;
+  tool.add("destroy", "Remove the segment (refused while locks are held)",
+      [&](CLI::App* c) {
+        add_path(c, destroy.path);
+        c->add_flag("--force", destroy.force, "Remove it even with held locks, or when it is not valid");
+      },
+      [&](const Context& ctx) { return lock_destroy_command(destroy, ctx); });
+
+  LockAllocArgs alloc;
+  tool.add("alloc", "Allocate the first free lock, or lock ID",
+      [&](CLI::App* c) {
+        c->add_option("id", alloc.id, "The lock to allocate")->check(non_empty());
+        add_path(c, alloc.path);
+      },
+      [&](const Context& ctx) { return lock_alloc_command(alloc, ctx); });
+
+  LockFreeArgs free;
+  tool.add("free", "Free allocated locks (--all --yes: every one)",
+      [&](CLI::App* c) {
+        c->add_option("id", free.ids, "Locks to free");
+        add_path(c, free.path);
+        c->add_flag("--all", free.all, "Free every lock");
+        c->add_flag("--yes", free.yes, "Confirm --all");
+      },
+      [&](const Context& ctx) { return lock_free_command(free, ctx); });
+
+  LockLockArgs lock;
+  tool.add("lock", "Take a lock: held after exit, or while -- COMMAND runs",
+      [&](CLI::App* c) {
+        c->add_option("id", lock.id, "The lock")->required();
+        add_path(c, lock.path);
+        add_value(c, "--timeout", lock.timeout, "Give up after this many seconds (exit 3)");
+        c->add_flag("--nowait", lock.nowait, "Fail at once (exit 3) if it is held")->excludes("--timeout");
+        add_value(c, "--owner-pid", lock.owner_pid, "The owner to record (default: the parent process)");
+        c->add_flag("--steal-stale", lock.steal_stale, "Take it over if its owner is gone");
+        add_value(c, "--conflict-exit-code", lock.conflict_exit_code, "Exit status for would-block and timeout (default 3)");
+      },
+      [&](const Context& ctx) { return lock_lock_command(lock, ctx); },
+      /*takes_command=*/true);
+
+  LockUnlockArgs unlock;
+  tool.add("unlock", "Release a lock (its owner's, or --force)",
+      [&](CLI::App* c) {
+        c->add_option("id", unlock.id, "The lock")->required();
+        add_path(c, unlock.path);
+        c->add_flag("--force", unlock.force, "Release it whoever holds it");
+      },
+      [&](const Context& ctx) { return lock_unlock_command(unlock, ctx); });
+
+  LockStatusArgs status;
+  tool.add("status", "Every lock (or the given ones): allocated, locked, owner, stale",
+      [&](CLI::App* c) {
+        c->add_option("id", status.ids, "Only these locks");
+        add_path(c, status.path);
+        c->add_flag("--held", status.held, "Only locked ones");
+        c->add_flag("--stale", status.stale, "Only ones whose owner is gone");
+        c->add_flag("--allocated", status.allocated, "Only allocated ones");
+      },
+      [&](const Context& ctx) { return lock_status_command(status, ctx); });
+
+  return tool.run(argc, argv);
+}
