@@ -108,6 +108,9 @@ class Row:
         """One sample as the min/max line shows it."""
         return fmt_ms(sample)
 
+    def ratio_text(self):
+        return "%.2f" % self.ratio
+
     def target_text(self):
         return "-" if self.target is None else "%s %.2f" % self.target
 
@@ -272,7 +275,7 @@ class BenchBase:
     def print_table(self):
         head = ("what", "ipctk", "peer", "ratio", "target", "met?")
         body = [(r.what, r.cell(r.a_med), r.cell(r.b_med),
-                 "%.2f" % r.ratio, r.target_text(), r.met())
+                 r.ratio_text(), r.target_text(), r.met())
                 for r in self.rows]
         widths = [max(len(row[i]) for row in [head] + body)
                   for i in range(len(head))]
