@@ -118,11 +118,6 @@ Error interrupted(int sig, uint64_t id) {
 
 }  // namespace
 
-uint64_t pack_owner(const Owner& owner) {
-  return kOwnerBit | ((owner.start & kStartMask) << kPidBits) |
-         (static_cast<uint64_t>(owner.pid) & kPidMask);
-}
-
 std::optional<Owner> unpack_owner(uint64_t word) {
   if ((word & kOwnerBit) == 0) return std::nullopt;
   Owner o;
@@ -237,14 +232,17 @@ Result<uint64_t> LockManager::allocated_count() {
   return seg_.header()->allocated;
 }
 
-Status LockManager::lock(uint64_t id, const Owner& owner, const LockWait& wait,
-                         bool* stole) {
-  if (stole != nullptr) *stole = false;
+void LockManager::record(LockSlot* slot, const Owner& owner) {
+  slot->since_ns.store(realtime_ns(), std::memory_order_relaxed);
+  slot->owner.store(pack_owner(owner), std::memory_order_release);
+}
+
+Status LockManager::lock_slow(uint64_t id, const Owner& owner,
+                              const LockWait& wait, bool* stole) {
   if (auto s = check_id(id, "lock"); !s) return s;
   LockSlot* slot = seg_.slot(id);
   auto taken = [&] {
-    slot->since_ns.store(realtime_ns(), std::memory_order_relaxed);
-    slot->owner.store(pack_owner(owner), std::memory_order_release);
+    record(slot, owner);
     return Status(Ok{});
   };
   if (sem_trywait(&slot->sem) == 0) return taken();
@@ -328,7 +326,7 @@ Status LockManager::release(uint64_t id, const Owner& owner) {
   return Ok{};
 }
 
-Status LockManager::unlock(uint64_t id, bool force) {
+Status LockManager::unlock_slow(uint64_t id, bool force) {
   if (auto s = check_id(id, "unlock"); !s) return s;
   LockSlot* slot = seg_.slot(id);
   for (int attempt = 0;; ++attempt) {

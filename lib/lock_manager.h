@@ -27,7 +27,11 @@ struct Owner {
 /// One 64-bit word, so that taking over a stale lock is one compare and
 /// swap: bit 63 set, then 41 bits of start time and 22 of pid (the
 /// kernel's pid limit is 2^22).
-uint64_t pack_owner(const Owner& owner);
+inline uint64_t pack_owner(const Owner& owner) {
+  return (uint64_t{1} << 63) |
+         ((owner.start & ((uint64_t{1} << 41) - 1)) << 22) |
+         (static_cast<uint64_t>(owner.pid) & ((uint64_t{1} << 22) - 1));
+}
 std::optional<Owner> unpack_owner(uint64_t word);
 
 /// The owner record for `pid` (ESRCH if there is no such process).
@@ -78,14 +82,39 @@ class LockManager {
   /// signal caught by wait.interrupts is EINTR with 128 + the signal.
   /// `stole` (if given) says whether a stale owner's lock was taken over.
   Status lock(uint64_t id, const Owner& owner, const LockWait& wait,
-              bool* stole = nullptr);
+              bool* stole = nullptr) {
+    // The uncontended case inline: a range check, one sem_trywait, the
+    // record. Everything else (errors, waiting, stealing) is out of line.
+    if (stole != nullptr) *stole = false;
+    if (id < seg_.lock_count()) [[likely]] {
+      LockSlot* slot = seg_.slot(id);
+      if (sem_trywait(&slot->sem) == 0) [[likely]] {
+        record(slot, owner);
+        return Ok{};
+      }
+    }
+    return lock_slow(id, owner, wait, stole);
+  }
   /// Takes over the lock if it is held by an owner that is gone: one
   /// compare-and-swap of the owner record, so of two stealers one wins.
   Result<bool> steal_if_stale(uint64_t id, const Owner& owner);
   /// Releases the lock: EBUSY if it is not locked. A lock held by a process
   /// that never recorded itself (it died between taking the lock and
   /// writing its record) is released only with `force`.
-  Status unlock(uint64_t id, bool force = false);
+  Status unlock(uint64_t id, bool force = false) {
+    if (id < seg_.lock_count()) [[likely]] {
+      LockSlot* slot = seg_.slot(id);
+      uint64_t word = slot->owner.load(std::memory_order_acquire);
+      // Clearing the record first makes the release the winner's alone:
+      // two unlocks of one lock never post twice.
+      if (word != 0 &&
+          slot->owner.compare_exchange_strong(word, 0,
+                                              std::memory_order_acq_rel) &&
+          sem_post(&slot->sem) == 0) [[likely]]
+        return Ok{};
+    }
+    return unlock_slow(id, force);
+  }
   /// Releases the lock only if `owner` still holds it (the owner record is
   /// cleared by one compare-and-swap): what a holder does at the end, so
   /// that a lock force-released and taken by another meanwhile is left to
@@ -101,6 +130,10 @@ class LockManager {
 
  private:
   Status check_id(uint64_t id, const char* op) const;
+  static void record(LockSlot* slot, const Owner& owner);
+  Status lock_slow(uint64_t id, const Owner& owner, const LockWait& wait,
+                   bool* stole);
+  Status unlock_slow(uint64_t id, bool force);
   /// "'shmctl-lock WORDS --path P'", for hints.
   std::string hint_command(const std::string& words) const;
 
