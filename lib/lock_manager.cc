@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "clock.h"
 #include "process.h"
 
 namespace ipctk {
@@ -23,33 +24,12 @@ constexpr uint64_t kStartMask = (uint64_t{1} << 41) - 1;
 
 std::string lock_text(uint64_t id) { return "lock " + std::to_string(id); }
 
-double monotonic_now() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
 /// The coarse clock is a few nanoseconds where the precise one costs tens,
 /// on the path every lock takes; "held since" needs no better than 4 ms.
 int64_t realtime_ns() {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME_COARSE, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-struct timespec monotonic_at(double when) {
-  struct timespec ts;
-  double whole = std::floor(when);
-  ts.tv_sec = static_cast<time_t>(whole);
-  ts.tv_nsec = static_cast<long>((when - whole) * 1e9);
-  if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
-  return ts;
-}
-
-std::string seconds_text(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", s);
-  return buf;
 }
 
 std::string owner_text(uint64_t word) {
@@ -263,7 +243,7 @@ Status LockManager::lock_slow(uint64_t id, const Owner& owner,
         lock_text(id) + " is held by " +
             owner_text(slot->owner.load(std::memory_order_acquire)),
         hint_command("status " + std::to_string(id)) + " shows it");
-  double deadline = wait.timeout ? monotonic_now() + *wait.timeout : 0;
+  double deadline = wait.timeout ? monotonic_seconds() + *wait.timeout : 0;
   for (;;) {
     int sig = wait.interrupts != nullptr ? wait.interrupts->caught() : 0;
     if (sig != 0) return interrupted(sig, id);
@@ -271,9 +251,9 @@ Status LockManager::lock_slow(uint64_t id, const Owner& owner,
     if (wait.timeout || wait.steal_stale) {
       // With --steal-stale the wait wakes up now and then to look at the
       // owner: a holder that dies while we wait never posts.
-      double until = wait.timeout ? deadline : monotonic_now() + 0.1;
-      if (wait.steal_stale) until = std::min(until, monotonic_now() + 0.1);
-      struct timespec ts = monotonic_at(until);
+      double until = wait.timeout ? deadline : monotonic_seconds() + 0.1;
+      if (wait.steal_stale) until = std::min(until, monotonic_seconds() + 0.1);
+      struct timespec ts = to_timespec(until);
       rc = sem_clockwait(&slot->sem, CLOCK_MONOTONIC, &ts);
     } else {
       rc = sem_wait(&slot->sem);
@@ -286,7 +266,7 @@ Status LockManager::lock_slow(uint64_t id, const Owner& owner,
       if (!s) return s.error();
       return Ok{};
     }
-    if (wait.timeout && monotonic_now() >= deadline)
+    if (wait.timeout && monotonic_seconds() >= deadline)
       return would_block_error(
           "sem_clockwait", ETIMEDOUT,
           "timed out after " + seconds_text(*wait.timeout) + " s: " +

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <new>
 
+#include "clock.h"
+
 namespace ipctk {
 
 namespace {
@@ -62,12 +64,6 @@ Error invalid(const std::string& where, std::string what) {
                "refused: it is not a segment this build can use; 'shmctl-lock "
                "destroy --force' removes it, 'init' makes a new one",
                kExitFailed};
-}
-
-double monotonic_now() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 /// Fills a fresh (zeroed) mapping of `locks` locks and marks it ready.
@@ -270,7 +266,7 @@ Result<LockSegment> LockSegment::open(const SegmentPath& path,
   std::string where = where_text(path);
   // Its creator may be between O_EXCL and the ready mark: wait for it, a
   // little, as long as what is there looks like a segment being made.
-  double deadline = monotonic_now() + 2.0;
+  double deadline = monotonic_seconds() + 2.0;
   for (;;) {
     if (fstat(fd, &st) != 0) {
       int err = errno;
@@ -299,7 +295,7 @@ Result<LockSegment> LockSegment::open(const SegmentPath& path,
     // Only a young object can be one whose creator is still at work.
     if (pending && time(nullptr) - st.st_mtim.tv_sec > 2) pending = false;
     if (!pending) break;
-    if (monotonic_now() >= deadline) break;  // validation says what is wrong
+    if (monotonic_seconds() >= deadline) break;  // validation says what is wrong
     struct timespec ts = {0, 2000000};
     nanosleep(&ts, nullptr);
   }

@@ -16,6 +16,8 @@
 #include <cstring>
 #include <iterator>
 
+#include "clock.h"
+
 namespace ipctk {
 
 namespace {
@@ -28,12 +30,6 @@ sigset_t held_set(bool with_child) {
   for (int s : kHeldSignals) sigaddset(&set, s);
   if (with_child) sigaddset(&set, SIGCHLD);
   return set;
-}
-
-double now_seconds() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 /// Reads one signal from the signalfd; 0 if none is pending.
@@ -70,13 +66,13 @@ void SignalCatcher::restore_mask() const {
 Result<int> hold(const SignalCatcher& signals, HoldUntil until,
                  double seconds) {
   if (!signals.ok()) return sys_error("signalfd", errno);
-  double deadline = now_seconds() + seconds;
+  double deadline = monotonic_seconds() + seconds;
   bool watch_stdin = until == HoldUntil::kStdinEof;
   for (;;) {
     struct pollfd fds[2] = {{signals.fd(), POLLIN, 0}, {0, POLLIN, 0}};
     int timeout_ms = -1;
     if (until == HoldUntil::kDeadline) {
-      double left = deadline - now_seconds();
+      double left = deadline - monotonic_seconds();
       if (left <= 0) return 0;
       timeout_ms = static_cast<int>(std::ceil(std::min(left, 86400.0) * 1000));
     }
@@ -159,8 +155,13 @@ InterruptCatcher::InterruptCatcher() {
   sa.sa_handler = record_interrupt;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: the wait must end
-  for (size_t i = 0; i < std::size(kHeldSignals); ++i)
+  for (size_t i = 0; i < std::size(kHeldSignals); ++i) {
     sigaction(kHeldSignals[i], &sa, &g_old_actions[i]);
+    // An ignored signal (nohup's SIGHUP, a background job's SIGINT) stays
+    // ignored: the caller chose that it must not end us.
+    if (g_old_actions[i].sa_handler == SIG_IGN)
+      sigaction(kHeldSignals[i], &g_old_actions[i], nullptr);
+  }
 }
 
 InterruptCatcher::~InterruptCatcher() {

@@ -158,9 +158,18 @@ Result<Outcome> run_ops(const OpRun& run, const Context& ctx) {
     auto values = sem_values(*id, info->nsems);
     if (values) doc["values"] = *values;
   }
-  if (ctx.command.empty()) return document(std::move(doc));
+  // Printed here, not by the frame: the operations are applied, and an
+  // output that fails must say so rather than pass for "nothing happened".
   auto printed = print_document(doc, ctx.pretty);
-  if (!printed) return printed.error();
+  if (!printed) {
+    Error e = printed.error();
+    e.hint = "the operations were applied all the same" +
+             std::string(undo && !ctx.command.empty()
+                             ? " (undo ones are undone as this tool exits)"
+                             : "");
+    return e;
+  }
+  if (ctx.command.empty()) return Outcome{std::nullopt, kExitOk};
   // exec, not fork: the undo records are this process's, so they last as
   // long as the command does, however it ends.
   return exec_command(ctx.command);
@@ -168,7 +177,7 @@ Result<Outcome> run_ops(const OpRun& run, const Context& ctx) {
 
 }  // namespace
 
-Result<Outcome> sem_get_command(const SemGetArgs& a, const Context&) {
+Result<Outcome> sem_get_command(const SemGetArgs& a, const Context& ctx) {
   if (a.key.empty() && a.key_path.empty() && !a.is_private)
     return usage_error("no key given",
                        "give --key K, --key-path P --proj-id N, or --private");
@@ -218,7 +227,13 @@ Result<Outcome> sem_get_command(const SemGetArgs& a, const Context&) {
   doc["created"] = got->created;
   auto values = sem_values(got->id, info->nsems);
   doc["values"] = values ? Json(*values) : Json(nullptr);
-  return document(std::move(doc));
+  // A set this call made is removed again if no one can be told its id.
+  auto printed = print_document(doc, ctx.pretty);
+  if (!printed) {
+    if (got->created) (void)sem_remove(got->id);
+    return printed.error();
+  }
+  return Outcome{std::nullopt, kExitOk};
 }
 
 Result<Outcome> sem_op_command(const SemOpArgs& a, const Context& ctx) {
@@ -331,7 +346,9 @@ Result<Outcome> sem_set_command(const SemSetArgs& a, const Context&) {
   if (!fits) return fits.error();
   auto id = resolve(a.target);
   if (!id) return id.error();
-  auto info = sem_stat(*id);
+  // Setting values needs alter permission only: a set this caller may not
+  // read is described from /proc.
+  auto info = sem_describe(*id);
   if (!info) return info.error();
   for (const SemAssignment& as : assignments)
     if (as.num >= info->nsems)
@@ -352,12 +369,11 @@ Result<Outcome> sem_set_command(const SemSetArgs& a, const Context&) {
     auto set = sem_set_value(*id, as.num, as.value);
     if (!set) return set.error();
   }
-  auto after = sem_stat(*id);
+  auto after = sem_describe(*id);
   if (!after) return after.error();
   auto values = sem_values(*id, after->nsems);
-  if (!values) return values.error();
   Json doc = to_json(*after);
-  doc["values"] = *values;
+  doc["values"] = values ? Json(*values) : Json(nullptr);
   return document(std::move(doc));
 }
 

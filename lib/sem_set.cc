@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <iterator>
 
+#include "clock.h"
 #include "ipc_perm.h"
 #include "process.h"
 
@@ -39,47 +40,34 @@ Error semctl_error(const char* what, int err, int id) {
   return sys_error("semctl", err, sem_text(id) + " (" + what + ")", hint);
 }
 
-double now_seconds() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-std::string seconds_text(double seconds) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", seconds);
-  return buf;
-}
-
-struct timespec to_timespec(double seconds) {
-  struct timespec ts;
-  double whole = std::floor(seconds);
-  ts.tv_sec = static_cast<time_t>(whole);
-  ts.tv_nsec = static_cast<long>((seconds - whole) * 1e9);
-  if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
-  return ts;
-}
-
 /// A semop that changes no value but sets sem_otime, the mark that the
-/// set is initialized: wait-for-zero when semaphore 0 is zero, else take
-/// one and give it back in the same call.
-Status mark_ready(int id, unsigned first_value) {
-  struct sembuf ops[2] = {{0, -1, IPC_NOWAIT}, {0, 1, IPC_NOWAIT}};
-  if (first_value == 0) ops[0] = {0, 0, IPC_NOWAIT};
-  if (semop(id, ops, first_value == 0 ? 1 : 2) != 0)
-    return sys_error("semop", errno, sem_text(id) + " (marking it ready)");
-  return Ok{};
+/// set is initialized: give one to semaphore 0 and take it back in the
+/// same call, which cannot block whatever others do to the set meanwhile
+/// (they may: only openers with --init wait for the mark). At SEMVMX the
+/// other order is used.
+Status mark_ready(int id) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    struct sembuf up_down[2] = {{0, 1, 0}, {0, -1, 0}};
+    if (semop(id, up_down, 2) == 0) return Ok{};
+    if (errno != ERANGE) break;
+    struct sembuf down_up[2] = {{0, -1, IPC_NOWAIT}, {0, 1, IPC_NOWAIT}};
+    if (semop(id, down_up, 2) == 0) return Ok{};
+    if (errno != EAGAIN) break;
+  }
+  return sys_error("semop", errno, sem_text(id) + " (marking it ready)",
+                   "the set was made but not marked ready; 'sysv-sem rm " +
+                       std::to_string(id) + "' removes it");
 }
 
 /// Waits until the set's creator has run mark_ready.
 Status wait_ready(int id, double seconds) {
-  double deadline = now_seconds() + seconds;
+  double deadline = monotonic_seconds() + seconds;
   long pause_us = 1000;
   for (;;) {
     auto info = sem_stat(id);
     if (!info) return info.error();
     if (info->otime != 0) return Ok{};
-    if (now_seconds() >= deadline)
+    if (monotonic_seconds() >= deadline)
       return Error{"semget", ETIMEDOUT,
                    sem_text(id) + " was created but not initialized within " +
                        seconds_text(seconds) +
@@ -134,7 +122,7 @@ Result<SemGot> create_new(const SemGetRequest& r, int flags) {
   if (id < 0) return semget_error(errno, r, true);
   Status done = Ok{};
   if (!r.init.empty()) done = sem_set_all(id, r.init);
-  if (done) done = mark_ready(id, r.init.empty() ? 0 : r.init[0]);
+  if (done) done = mark_ready(id);
   if (done && (mode & 0600) != 0600) {
     auto info = sem_stat(id);
     if (!info) done = info.error();
@@ -353,7 +341,7 @@ Status sem_apply(int id, const std::vector<SemOpSpec>& ops,
               static_cast<short>(ops[i].delta), flags};
   }
   const char* call = timeout ? "semtimedop" : "semop";
-  double deadline = timeout ? now_seconds() + *timeout : 0;
+  double deadline = timeout ? monotonic_seconds() + *timeout : 0;
   for (;;) {
     // A signal that came before the wait began must end it too.
     int sig = interrupts != nullptr ? interrupts->caught() : 0;
@@ -365,7 +353,7 @@ Status sem_apply(int id, const std::vector<SemOpSpec>& ops,
     }
     int rc;
     if (timeout) {
-      double left = deadline - now_seconds();
+      double left = deadline - monotonic_seconds();
       struct timespec ts = to_timespec(left > 0 ? left : 0);
       rc = semtimedop(id, buf, ops.size(), &ts);
     } else {
@@ -377,7 +365,8 @@ Status sem_apply(int id, const std::vector<SemOpSpec>& ops,
       case EINTR:
         continue;  // the check above says whether it was one of ours
       case EAGAIN:
-        if (timeout)
+        // A nowait SPEC can give EAGAIN long before the deadline.
+        if (timeout && monotonic_seconds() >= deadline)
           return would_block_error(
               call, err,
               "timed out after " + seconds_text(*timeout) +

@@ -301,6 +301,7 @@ class OpTest(SemTestCase):
 
     def test_signal_while_waiting(self):
         semid = self.make_set(1, [0])
+        creator_pid = self.state(semid)[0]["pid"]
         for sig, status in ((signal.SIGTERM, 143), (signal.SIGINT, 130),
                             (signal.SIGHUP, 129)):
             waiter = self.background("P", semid)
@@ -312,9 +313,10 @@ class OpTest(SemTestCase):
             error = json.loads(err)["error"]
             self.assertEqual(error["code"], "EINTR")
             self.assertIn(signal.Signals(sig).name, error["message"])
+            # Nothing applied: the last pid is still the creator's.
             self.assertEqual(self.state(semid)[0],
                              {"num": 0, "value": 0, "ncnt": 0, "zcnt": 0,
-                              "pid": self.state(semid)[0]["pid"]})
+                              "pid": creator_pid})
         self.assertEqual(self.sem_values(semid), [0])
 
     def test_command_runs_after_the_op_with_its_status(self):
@@ -417,9 +419,12 @@ class PVTest(SemTestCase):
                                  "sleep", "30")
         self.wait_until(lambda: self.sem_values(semid) == [0],
                         "the holder took both")
-        # exec: the tool's pid is now sleep's, and its undo record with it.
-        with open("/proc/%d/comm" % holder.pid) as f:
-            self.assertEqual(f.read().strip(), "sleep")
+        # exec: the tool's pid becomes sleep's (once the document is out),
+        # and its undo record goes with it.
+        def comm():
+            with open("/proc/%d/comm" % holder.pid) as f:
+                return f.read().strip()
+        self.wait_until(lambda: comm() == "sleep", "the tool execs sleep")
         os.kill(holder.pid, signal.SIGKILL)
         holder.communicate(timeout=10)
         self.assertEqual(holder.returncode, -signal.SIGKILL)
@@ -645,7 +650,33 @@ class OutputTest(SemTestCase):
             p = subprocess.run([SEM, "V", str(semid)], stdout=full,
                                stderr=subprocess.PIPE)
         self.assertEqual(p.returncode, 1)
-        self.assertEqual(json.loads(p.stderr)["error"]["code"], "ENOSPC")
+        error = json.loads(p.stderr)["error"]
+        self.assertEqual(error["code"], "ENOSPC")
+        # The V happened; the error says so.
+        self.assertIn("applied", error["hint"])
+        self.assertEqual(self.sem_values(semid), [2])
+        # A set made by a get whose document cannot be written is removed.
+        key = fresh_key()
+        with open("/dev/full", "wb") as full:
+            p = subprocess.run([SEM, "get", "--key", str(key), "--create",
+                                "--excl"], stdout=full, stderr=subprocess.PIPE)
+        self.assertEqual(p.returncode, 1)
+        self.assertFalse([r for r in proc_sysvipc("sem")
+                          if int(r["key"]) & 0xFFFFFFFF == key])
+
+    def test_ignored_signals_stay_ignored(self):
+        # nohup: SIGHUP ignored; a wait is not ended by it.
+        semid = self.make_set(1, [0])
+        waiter = self.background("P", semid, "--timeout", 5,
+                                 preexec_fn=lambda: signal.signal(
+                                     signal.SIGHUP, signal.SIG_IGN))
+        self.wait_for_waiters(semid, 0, "ncnt")
+        waiter.send_signal(signal.SIGHUP)
+        time.sleep(0.2)
+        self.assertIsNone(waiter.poll(), "an ignored SIGHUP ended the wait")
+        self.assertOk(self.sem("V", semid))
+        waiter.communicate(timeout=10)
+        self.assertEqual(waiter.returncode, 0)
 
 
 if __name__ == "__main__":
