@@ -7,6 +7,7 @@ The tests run the binaries from IPCTK_BUILD_DIR (set by meson).
 import json
 import os
 import random
+import signal
 import subprocess
 import unittest
 
@@ -97,12 +98,29 @@ def unique_key():
     return 0x7E000000 | random.randrange(1, 1 << 24)
 
 
+_terminated = False
+
+
+def _on_sigterm(signum, frame):
+    # meson ends a test that runs out of time with SIGTERM: end the running
+    # test with an error so that its cleanups still remove what it made,
+    # and stop before the next one starts (IpcTestCase.setUp).
+    global _terminated
+    _terminated = True
+    raise SystemExit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 class IpcTestCase(unittest.TestCase):
     """Remembers every shm segment and semaphore set a test makes and removes
     them in cleanup, whether the test passed or not; then checks that they
     are really gone."""
 
     def setUp(self):
+        if _terminated:
+            os._exit(128 + signal.SIGTERM)
         self._shm_ids = []
         self._sem_ids = []
         self.addCleanup(self._remove_all)
