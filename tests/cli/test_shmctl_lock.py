@@ -1083,7 +1083,7 @@ done
         loops = [self.spawn_sh(self.LOOP, env={"SHMID": str(shmid)})
                  for _ in range(4)]
         for loop in loops:
-            out, err = loop.communicate(timeout=300)
+            out, err = loop.communicate(timeout=300 * SLOWDOWN)
             self.assertEqual(loop.returncode, 0, err)
             self.assertEqual(err, b"")
         self.assertEqual(self.counter(shmid), 800)
