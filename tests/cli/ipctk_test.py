@@ -4,6 +4,7 @@ remove every IPC object a test made, even when the test fails.
 The tests run the binaries from IPCTK_BUILD_DIR (set by meson).
 """
 
+import errno
 import json
 import os
 import random
@@ -192,6 +193,26 @@ class IpcTestCase(unittest.TestCase):
         self.assertIsNotNone(result.json, result)
         self.assertEqual(result.err, b"", result)
         return result.json
+
+    def assertOneErrorLine(self, r):
+        """Exactly one line on stderr, a JSON object {"error": {...}} with
+        op, errno, code, message (and optionally hint), and nothing else;
+        nothing on stdout; the code is the errno's name."""
+        self.assertEqual(r.out, b"", r)
+        self.assertTrue(r.err.endswith(b"\n"), r)
+        self.assertEqual(r.err.count(b"\n"), 1, r)
+        doc = json.loads(r.err)
+        self.assertEqual(list(doc), ["error"], r)
+        err = doc["error"]
+        self.assertLessEqual(set(err), {"op", "errno", "code", "message", "hint"}, r)
+        for field in ("op", "code", "message"):
+            self.assertIsInstance(err.get(field), str, r)
+            self.assertTrue(err[field], r)
+        self.assertIsInstance(err.get("errno"), int, r)
+        if "hint" in err:
+            self.assertIsInstance(err["hint"], str, r)
+        self.assertEqual(errno.errorcode.get(err["errno"]), err["code"], r)
+        return err
 
     def assertError(self, result, rc, code=None):
         """One JSON error line on stderr, nothing on stdout, exit `rc`."""

@@ -11,7 +11,6 @@ Run: IPCTK_BUILD_DIR=build /usr/bin/python3 tests/cli/test_shmctl_lock_bad_input
 Needs root (setpriv to 'nobody').
 """
 
-import errno
 import json
 import os
 import struct
@@ -381,26 +380,6 @@ class BadInputTest(LockTestCase):
         tree = sorted(os.path.join(d, n) for d, dirs, files in os.walk(self.tmp)
                       for n in dirs + files)
         return data, views, listing, tree
-
-    def assertOneErrorLine(self, r):
-        """Exactly one line on stderr, a JSON object {"error": {...}} with
-        op, errno, code, message (and optionally hint), and nothing else;
-        the code is the errno's name."""
-        self.assertEqual(r.out, b"", r)
-        self.assertTrue(r.err.endswith(b"\n"), r)
-        self.assertEqual(r.err.count(b"\n"), 1, r)
-        doc = json.loads(r.err)
-        self.assertEqual(list(doc), ["error"], r)
-        err = doc["error"]
-        self.assertLessEqual(set(err), {"op", "errno", "code", "message", "hint"}, r)
-        for field in ("op", "code", "message"):
-            self.assertIsInstance(err.get(field), str, r)
-            self.assertTrue(err[field], r)
-        self.assertIsInstance(err.get("errno"), int, r)
-        if "hint" in err:
-            self.assertIsInstance(err["hint"], str, r)
-        self.assertEqual(errno.errorcode.get(err["errno"]), err["code"], r)
-        return err
 
     def test_table_is_big_enough_and_unique(self):
         self.assertGreaterEqual(len(BAD_CASES), 30)

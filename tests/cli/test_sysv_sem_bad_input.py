@@ -9,7 +9,6 @@ Run: IPCTK_BUILD_DIR=build /usr/bin/python3 tests/cli/test_sysv_sem_bad_input.py
 Needs root (setpriv to 'nobody', and a marker gid for the tool's runs).
 """
 
-import errno
 import json
 import os
 import pwd
@@ -274,26 +273,6 @@ class BadInputTest(IpcTestCase):
                          (key, len(TARGET_VALUES), 0o600, 0))
         self.assertEqual(self.sem_values(semid), TARGET_VALUES)
         return semid, key, self.snapshot(semid)
-
-    def assertOneErrorLine(self, r):
-        """Exactly one line on stderr, a JSON object {"error": {...}} with
-        op, errno, code, message (and optionally hint), and nothing else."""
-        self.assertEqual(r.out, b"", r)
-        self.assertTrue(r.err.endswith(b"\n"), r)
-        self.assertEqual(r.err.count(b"\n"), 1, r)
-        doc = json.loads(r.err)
-        self.assertEqual(list(doc), ["error"], r)
-        err = doc["error"]
-        self.assertLessEqual(set(err), {"op", "errno", "code", "message", "hint"}, r)
-        for field in ("op", "code", "message"):
-            self.assertIsInstance(err.get(field), str, r)
-            self.assertTrue(err[field], r)
-        self.assertIsInstance(err.get("errno"), int, r)
-        if "hint" in err:
-            self.assertIsInstance(err["hint"], str, r)
-        # The code is the errno's name.
-        self.assertEqual(errno.errorcode.get(err["errno"]), err["code"], r)
-        return err
 
     def test_table_is_big_enough_and_unique(self):
         self.assertGreaterEqual(len(BAD_CASES), 30)
