@@ -49,11 +49,13 @@ class Result:
             self.argv, self.rc, self.out[:400], self.err[:400])
 
 
-def run(tool, *args, input=None, timeout=30, env=None, user=None):
-    """Runs a built tool (or, with user='nobody', as that user via setpriv)."""
+def run(tool, *args, input=None, timeout=30, env=None, user=None,
+        group="nogroup"):
+    """Runs a built tool (or, with user='nobody', as that user and `group`
+    via setpriv)."""
     argv = [tool_path(tool)] + [str(a) for a in args]
     if user is not None:
-        argv = ["setpriv", "--reuid=" + user, "--regid=nogroup",
+        argv = ["setpriv", "--reuid=" + user, "--regid=" + str(group),
                 "--clear-groups", "--"] + argv
     stdin = subprocess.DEVNULL if input is None else subprocess.PIPE
     with subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,

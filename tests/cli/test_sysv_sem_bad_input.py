@@ -28,6 +28,7 @@ UNUSED_ID = 2147483647   # a valid id number no set has
 # (the tool runs with it as its real and effective gid; root keeps its
 # capabilities, so nothing else changes). Sets made by tests running in
 # parallel have other creator gids, so they are never mistaken for ours.
+# The cases run as nobody get it too.
 MARK_GID = 3000000000 + random.randrange(1, 1 << 20)
 
 with open("/proc/sys/kernel/sem") as _f:
@@ -304,15 +305,17 @@ class BadInputTest(IpcTestCase):
                 if user is None:
                     r = run_marked("sysv-sem", *args)
                 else:
-                    r = run("sysv-sem", *args, user=user)
+                    # With MARK_GID too: the sets that other tests run
+                    # as nobody make meanwhile are not this case's.
+                    r = run("sysv-sem", *args, user=user, group=MARK_GID)
                 after_rows = proc_sysvipc("sem")
                 after = self.snapshot(semid)
-                # New sets that this run made: its creator gid (root runs),
-                # its creator uid (nobody's runs) or one of our keys.
+                # New sets that this run made: its creator gid, or one of
+                # our keys. (Not "created by nobody": test_sysv_sem runs
+                # as nobody at the same time, and its sets are its own.)
                 made = [row for row in after_rows
                         if int(row["semid"]) not in before_ids
                         and (int(row["cgid"]) == MARK_GID
-                             or (user is not None and int(row["cuid"]) == NOBODY)
                              or int(row["key"]) & 0xFFFFFFFF in (key, newkey))]
                 for row in made:
                     # Removed at once, so that the next cases do not fail
