@@ -312,7 +312,10 @@ Result<Outcome> lock_lock_command(const LockLockArgs& a, const Context& ctx) {
   // The owner: the process the lock belongs to after this tool exits.
   Owner owner;
   if (with_command) {
+    // This process becomes the command (exec): the lock is its, and is
+    // free the moment it ends, however it ends.
     owner = self_owner();
+    owner.until_exit = true;
   } else {
     pid_t pid = getppid();
     if (!a.owner_pid.empty()) {
@@ -325,9 +328,11 @@ Result<Outcome> lock_lock_command(const LockLockArgs& a, const Context& ctx) {
     if (!o) return o.error();
     owner = *o;
   }
+  Command command;
   if (with_command) {
-    auto runnable = check_command(ctx.command);
-    if (!runnable) return runnable.error();
+    auto found = find_command(ctx.command);
+    if (!found) return found.error();
+    command = std::move(*found);
   }
   auto seg = open_segment(a.path);
   if (!seg) return seg.error();
@@ -353,35 +358,27 @@ Result<Outcome> lock_lock_command(const LockLockArgs& a, const Context& ctx) {
                    "", static_cast<ExitStatus>(kExitSignalBase + late)};
     }
   }
-  auto state = m.state(*id);
   Json doc;
   doc["id"] = *id;
   doc["path"] = seg->path().name;
   doc["owner_pid"] = owner.pid;
   doc["stolen"] = stole;
-  doc["since"] = state ? Json(state->since_ns / 1000000000) : Json(nullptr);
+  doc["since"] = m.held_since_ns(*id) / 1000000000;
   doc["until"] = with_command ? "command" : "unlock";
   if (!with_command) return document(std::move(doc));
 
-  // Held for the command's life: signals are caught from here on, so that
-  // whatever ends the command, the lock is given back.
-  SignalCatcher signals;
-  if (!signals.ok()) {
-    (void)m.release(*id, owner);
-    return sys_error("signalfd", errno);
-  }
   auto printed = print_document(doc, ctx.pretty);
   if (!printed) {
     (void)m.release(*id, owner);
     return printed.error();
   }
-  auto status = run_command(signals, ctx.command);
-  // Only if it is still ours: a lock force-released during the command and
-  // taken by someone else is theirs now.
-  auto released = m.release(*id, owner);
-  if (!status) return status.error();
-  if (!released) print_error(released.error());
-  return Outcome{std::nullopt, *status};
+  // exec, not fork: the command is the owner recorded, so the lock is held
+  // exactly as long as it runs (a SIGKILL included), signals reach it
+  // directly, and its exit status is the caller's to see. Returns only if
+  // exec failed.
+  Error failed = exec_command(command);
+  (void)m.release(*id, owner);
+  return failed;
 }
 
 Result<Outcome> lock_unlock_command(const LockUnlockArgs& a, const Context&) {
@@ -415,7 +412,7 @@ Result<Outcome> lock_unlock_command(const LockUnlockArgs& a, const Context&) {
                    "--force releases it anyway", kExitFailed};
     }
   }
-  auto done = m.unlock(*id, a.force);
+  auto done = m.unlock(*id);
   if (!done) return done.error();
   Json doc;
   doc["id"] = *id;

@@ -1,8 +1,10 @@
 #include "lock_manager.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,10 +19,6 @@ namespace ipctk {
 
 namespace {
 
-constexpr uint64_t kOwnerBit = uint64_t{1} << 63;
-constexpr int kPidBits = 22;
-constexpr uint64_t kPidMask = (uint64_t{1} << kPidBits) - 1;
-constexpr uint64_t kStartMask = (uint64_t{1} << 41) - 1;
 
 std::string lock_text(uint64_t id) { return "lock " + std::to_string(id); }
 
@@ -34,7 +32,7 @@ int64_t realtime_ns() {
 
 std::string owner_text(uint64_t word) {
   auto owner = unpack_owner(word);
-  if (!owner) return "a process that has not recorded itself yet";
+  if (!owner) return "nobody (it was released just now)";
   std::string name = process_name(owner->pid);
   std::string text = "pid " + std::to_string(owner->pid);
   if (!owner_alive(*owner)) return text + " (gone: the lock is stale)";
@@ -96,13 +94,45 @@ Error interrupted(int sig, uint64_t id) {
                "", static_cast<ExitStatus>(kExitSignalBase + sig)};
 }
 
+/// How long a waiter for a holder's exit sleeps before it looks at the lock
+/// again (it may be force-released meanwhile, which does not wake it).
+constexpr double kExitWaitSlice = 0.1;
+
+/// Sleeps until `holder` exits or `until` (CLOCK_MONOTONIC seconds) comes,
+/// whichever is first; a caught signal ends it early too.
+Status wait_for_exit(const Owner& holder, double until) {
+  double left = until - monotonic_seconds();
+  if (left <= 0) return Ok{};
+  int timeout_ms = static_cast<int>(std::ceil(left * 1000));
+  int fd = static_cast<int>(syscall(SYS_pidfd_open, holder.pid, 0));
+  if (fd < 0) {
+    if (errno == ESRCH) return Ok{};  // gone already
+    // No pidfd (a kernel before 5.3): look again in a while.
+    struct timespec ts = {0, std::min(timeout_ms, 10) * 1000000L};
+    nanosleep(&ts, nullptr);
+    return Ok{};
+  }
+  // The pid may name a later process by now: then the holder is gone.
+  if (owner_alive(holder)) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) < 0 && errno != EINTR) {
+      int err = errno;
+      close(fd);
+      return sys_error("poll", err, "pidfd of pid " + std::to_string(holder.pid));
+    }
+  }
+  close(fd);
+  return Ok{};
+}
+
 }  // namespace
 
 std::optional<Owner> unpack_owner(uint64_t word) {
-  if ((word & kOwnerBit) == 0) return std::nullopt;
+  if ((word & kOwnerHeldBit) == 0) return std::nullopt;
   Owner o;
-  o.pid = static_cast<pid_t>(word & kPidMask);
-  o.start = (word >> kPidBits) & kStartMask;
+  o.pid = static_cast<pid_t>(word & kOwnerPidMask);
+  o.start = (word >> 22) & kOwnerStartMask;
+  o.until_exit = (word & kOwnerUntilExitBit) != 0;
   return o;
 }
 
@@ -111,7 +141,7 @@ Result<Owner> owner_of(pid_t pid) {
   if (!start)
     return sys_error("open", ESRCH, "/proc/" + std::to_string(pid) + "/stat",
                      "no such process: the owner must be alive when it locks");
-  return Owner{pid, *start & kStartMask};
+  return Owner{pid, *start & kOwnerStartMask};
 }
 
 const Owner& self_owner() {
@@ -124,7 +154,7 @@ const Owner& self_owner() {
 
 bool owner_alive(const Owner& owner) {
   auto start = process_start_time(owner.pid);
-  return start && (*start & kStartMask) == owner.start;
+  return start && (*start & kOwnerStartMask) == owner.start;
 }
 
 std::string LockManager::hint_command(const std::string& words) const {
@@ -212,45 +242,99 @@ Result<uint64_t> LockManager::allocated_count() {
   return seg_.header()->allocated;
 }
 
-void LockManager::record(LockSlot* slot, const Owner& owner) {
+void LockManager::stamp(LockSlot* slot) {
   slot->since_ns.store(realtime_ns(), std::memory_order_relaxed);
-  slot->owner.store(pack_owner(owner), std::memory_order_release);
+}
+
+Status LockManager::wake_waiter(uint64_t id, LockSlot* slot) {
+  // The release before this must be seen before the semaphore is read: a
+  // wake-up read as pending is then taken by a waiter that sees the lock
+  // free (or held by someone whose release wakes again).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  int value = 0;
+  if (sem_getvalue(&slot->sem, &value) == 0 && value > 0) return Ok{};
+  if (sem_post(&slot->sem) != 0)
+    return sys_error("sem_post", errno, lock_text(id));
+  return Ok{};
 }
 
 Status LockManager::lock_slow(uint64_t id, const Owner& owner,
                               const LockWait& wait, bool* stole) {
   if (auto s = check_id(id, "lock"); !s) return s;
   LockSlot* slot = seg_.slot(id);
-  auto taken = [&] {
-    record(slot, owner);
-    return Status(Ok{});
+  const uint64_t mine = pack_owner(owner);
+  auto take = [&] {
+    uint64_t free_word = 0;
+    if (!slot->owner.compare_exchange_strong(free_word, mine)) return false;
+    stamp(slot);
+    return true;
   };
-  if (sem_trywait(&slot->sem) == 0) return taken();
-  if (errno != EAGAIN) return sys_error("sem_trywait", errno, lock_text(id));
-  auto steal = [&]() -> Result<bool> {
-    if (!wait.steal_stale) return false;
-    auto s = steal_if_stale(id, owner);
-    if (s && *s && stole != nullptr) *stole = true;
-    return s;
+  // A holder that the lock ends with and that is gone: the lock is free,
+  // only its word not cleared yet. Taken over like a free lock.
+  auto take_ended = [&] {
+    uint64_t word = slot->owner.load(std::memory_order_acquire);
+    auto current = unpack_owner(word);
+    if (!current || !current->until_exit || owner_alive(*current)) return false;
+    if (!slot->owner.compare_exchange_strong(word, mine)) return false;
+    stamp(slot);
+    return true;
   };
-  if (auto s = steal(); !s || *s) {
-    if (!s) return s.error();
-    return Ok{};
-  }
-  if (wait.nowait)
-    return would_block_error(
-        "sem_trywait", EAGAIN,
-        lock_text(id) + " is held by " +
-            owner_text(slot->owner.load(std::memory_order_acquire)),
-        hint_command("status " + std::to_string(id)) + " shows it");
+  auto held_by = [&] {
+    return lock_text(id) + " is held by " +
+           owner_text(slot->owner.load(std::memory_order_acquire));
+  };
   double deadline = wait.timeout ? monotonic_seconds() + *wait.timeout : 0;
+  // Counted in `waiters` from the first sleep on, so that a release wakes
+  // us; uncounted however the wait ends. A waiter killed while counted
+  // leaves the count one too high: releases then post a wake-up nobody
+  // needs (at most one is ever pending), which costs a spurious wake, not
+  // a lost one.
+  struct Counted {
+    LockSlot* slot = nullptr;
+    ~Counted() {
+      if (slot != nullptr) slot->waiters.fetch_sub(1);
+    }
+  } counted;
   for (;;) {
     int sig = wait.interrupts != nullptr ? wait.interrupts->caught() : 0;
     if (sig != 0) return interrupted(sig, id);
+    if (take() || take_ended()) return Ok{};
+    if (wait.steal_stale) {
+      auto s = steal_if_stale(id, owner);
+      if (!s) return s.error();
+      if (*s) {
+        if (stole != nullptr) *stole = true;
+        return Ok{};
+      }
+    }
+    if (wait.nowait)
+      return would_block_error(
+          "lock", EAGAIN, held_by(),
+          hint_command("status " + std::to_string(id)) + " shows it");
+    if (wait.timeout && monotonic_seconds() >= deadline)
+      return would_block_error(
+          "sem_clockwait", ETIMEDOUT,
+          "timed out after " + seconds_text(*wait.timeout) + " s: " +
+              held_by(),
+          hint_command("status " + std::to_string(id)) + " shows it");
+    if (counted.slot == nullptr) {
+      // Counted before the next try, which a release after this sees.
+      slot->waiters.fetch_add(1);
+      counted.slot = slot;
+      continue;
+    }
+    auto holder = unpack_owner(slot->owner.load(std::memory_order_acquire));
+    if (holder && holder->until_exit) {
+      // Nobody posts when such a holder ends: wait for its exit instead.
+      double until = monotonic_seconds() + kExitWaitSlice;
+      if (wait.timeout) until = std::min(until, deadline);
+      if (auto s = wait_for_exit(*holder, until); !s) return s;
+      continue;
+    }
     int rc;
     if (wait.timeout || wait.steal_stale) {
       // With --steal-stale the wait wakes up now and then to look at the
-      // owner: a holder that dies while we wait never posts.
+      // owner: a holder that dies while we wait never releases.
       double until = wait.timeout ? deadline : monotonic_seconds() + 0.1;
       if (wait.steal_stale) until = std::min(until, monotonic_seconds() + 0.1);
       struct timespec ts = to_timespec(until);
@@ -258,21 +342,9 @@ Status LockManager::lock_slow(uint64_t id, const Owner& owner,
     } else {
       rc = sem_wait(&slot->sem);
     }
-    if (rc == 0) return taken();
-    int err = errno;
-    if (err == EINTR) continue;  // the check above says whether it was ours
-    if (err != ETIMEDOUT) return sys_error("sem_wait", err, lock_text(id));
-    if (auto s = steal(); !s || *s) {
-      if (!s) return s.error();
-      return Ok{};
-    }
-    if (wait.timeout && monotonic_seconds() >= deadline)
-      return would_block_error(
-          "sem_clockwait", ETIMEDOUT,
-          "timed out after " + seconds_text(*wait.timeout) + " s: " +
-              lock_text(id) + " is held by " +
-              owner_text(slot->owner.load(std::memory_order_acquire)),
-          hint_command("status " + std::to_string(id)) + " shows it");
+    if (rc != 0 && errno != EINTR && errno != ETIMEDOUT)
+      return sys_error("sem_wait", errno, lock_text(id));
+    // Woken, timed out or interrupted: the checks above say which matters.
   }
 }
 
@@ -282,13 +354,10 @@ Result<bool> LockManager::steal_if_stale(uint64_t id, const Owner& owner) {
   uint64_t word = slot->owner.load(std::memory_order_acquire);
   auto current = unpack_owner(word);
   if (!current || owner_alive(*current)) return false;
-  int value = 1;
-  sem_getvalue(&slot->sem, &value);
-  if (value > 0) return false;  // released meanwhile
-  if (!slot->owner.compare_exchange_strong(word, pack_owner(owner),
-                                           std::memory_order_acq_rel))
-    return false;  // someone else took it over first
-  slot->since_ns.store(realtime_ns(), std::memory_order_relaxed);
+  // Fails if the lock was released or taken over since the load.
+  if (!slot->owner.compare_exchange_strong(word, pack_owner(owner)))
+    return false;
+  stamp(slot);
   return true;
 }
 
@@ -296,51 +365,34 @@ Status LockManager::release(uint64_t id, const Owner& owner) {
   if (auto s = check_id(id, "unlock"); !s) return s;
   LockSlot* slot = seg_.slot(id);
   uint64_t word = pack_owner(owner);
-  if (!slot->owner.compare_exchange_strong(word, 0, std::memory_order_acq_rel))
+  if (!slot->owner.compare_exchange_strong(word, 0))
     return Error{"unlock", EPERM,
                  lock_text(id) + " is no longer this holder's: it was "
                                  "released or taken over meanwhile",
                  "it was left as it is", kExitFailed};
-  if (sem_post(&slot->sem) != 0)
-    return sys_error("sem_post", errno, lock_text(id));
-  return Ok{};
+  if (slot->waiters.load() == 0) return Ok{};
+  return wake_waiter(id, slot);
 }
 
-Status LockManager::unlock_slow(uint64_t id, bool force) {
+Status LockManager::unlock_slow(uint64_t id) {
   if (auto s = check_id(id, "unlock"); !s) return s;
   LockSlot* slot = seg_.slot(id);
-  for (int attempt = 0;; ++attempt) {
+  for (;;) {
     uint64_t word = slot->owner.load(std::memory_order_acquire);
-    if (word != 0) {
-      // Clearing the record first makes the release the winner's alone:
-      // two unlocks of one lock never post twice.
-      if (!slot->owner.compare_exchange_strong(word, 0,
-                                               std::memory_order_acq_rel))
-        continue;
-      if (sem_post(&slot->sem) != 0)
-        return sys_error("sem_post", errno, lock_text(id));
-      return Ok{};
-    }
-    int value = 0;
-    sem_getvalue(&slot->sem, &value);
-    if (value > 0)
+    if (word == 0)
       return Error{"unlock", EBUSY, lock_text(id) + " is not locked", "",
                    kExitFailed};
-    // Held, and its taker has not written its record yet: it is between
-    // two instructions, or it died there. Give it 100 ms.
-    if (attempt < 1000) {
-      struct timespec ts = {0, 100000};
-      nanosleep(&ts, nullptr);
-      continue;
-    }
-    if (!force)
+    auto current = unpack_owner(word);
+    bool ended = current && current->until_exit && !owner_alive(*current);
+    // Lost to a steal or another release meanwhile: look again.
+    if (!slot->owner.compare_exchange_strong(word, 0)) continue;
+    if (ended)  // cleared, as the next lock would have done
       return Error{"unlock", EBUSY,
-                   lock_text(id) + " is held by a process that never recorded "
-                                   "itself (it died while taking the lock)",
-                   "--force releases it", kExitFailed};
-    if (sem_post(&slot->sem) != 0)
-      return sys_error("sem_post", errno, lock_text(id));
-    return Ok{};
+                   lock_text(id) + " is not locked: the command that held it "
+                                   "has ended",
+                   "", kExitFailed};
+    if (slot->waiters.load() == 0) return Ok{};
+    return wake_waiter(id, slot);
   }
 }
 
@@ -349,13 +401,14 @@ LockState LockManager::quick_state(uint64_t id) const {
   s.id = id;
   s.allocated = (seg_.bitmap()[id / kLocksPerWord] >> (id % kLocksPerWord)) & 1;
   LockSlot* slot = seg_.slot(id);
-  int value = 1;
-  sem_getvalue(&slot->sem, &value);
-  s.locked = value <= 0;
-  if (s.locked) {
-    s.owner = unpack_owner(slot->owner.load(std::memory_order_acquire));
-    if (s.owner) s.since_ns = slot->since_ns.load(std::memory_order_relaxed);
+  s.owner = unpack_owner(slot->owner.load(std::memory_order_acquire));
+  if (s.owner && s.owner->until_exit) {
+    // Free once that process is gone: it is the lock's only holder.
+    s.owner_alive = owner_alive(*s.owner);
+    if (!s.owner_alive) s.owner.reset();
   }
+  s.locked = s.owner.has_value();
+  if (s.locked) s.since_ns = slot->since_ns.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -363,7 +416,7 @@ Result<LockState> LockManager::state(uint64_t id, const char* op) const {
   if (auto s = check_id(id, op); !s) return s.error();
   LockState s = quick_state(id);
   if (s.owner) {
-    s.owner_alive = owner_alive(*s.owner);
+    if (!s.owner->until_exit) s.owner_alive = owner_alive(*s.owner);
     s.stale = !s.owner_alive;
   }
   return s;

@@ -22,15 +22,25 @@ class InterruptCatcher;
 struct Owner {
   pid_t pid = 0;
   uint64_t start = 0;  // clock ticks since boot (/proc/PID/stat field 22)
+  /// The lock ends with this process: once it is gone the lock is free
+  /// (what `lock ID -- COMMAND` takes), rather than stale.
+  bool until_exit = false;
 };
 
-/// One 64-bit word, so that taking over a stale lock is one compare and
-/// swap: bit 63 set, then 41 bits of start time and 22 of pid (the
+inline constexpr uint64_t kOwnerHeldBit = uint64_t{1} << 63;
+inline constexpr uint64_t kOwnerUntilExitBit = uint64_t{1} << 62;
+/// 40 bits of clock ticks: 348 years of uptime at 100 Hz.
+inline constexpr uint64_t kOwnerStartMask = (uint64_t{1} << 40) - 1;
+inline constexpr uint64_t kOwnerPidMask = (uint64_t{1} << 22) - 1;
+
+/// One 64-bit word, so that taking a lock and recording its owner, and
+/// taking over a stale lock, are each one compare and swap: bit 63 set,
+/// bit 62 for until_exit, then 40 bits of start time and 22 of pid (the
 /// kernel's pid limit is 2^22).
 inline uint64_t pack_owner(const Owner& owner) {
-  return (uint64_t{1} << 63) |
-         ((owner.start & ((uint64_t{1} << 41) - 1)) << 22) |
-         (static_cast<uint64_t>(owner.pid) & ((uint64_t{1} << 22) - 1));
+  return kOwnerHeldBit | (owner.until_exit ? kOwnerUntilExitBit : 0) |
+         ((owner.start & kOwnerStartMask) << 22) |
+         (static_cast<uint64_t>(owner.pid) & kOwnerPidMask);
 }
 std::optional<Owner> unpack_owner(uint64_t word);
 
@@ -46,7 +56,7 @@ struct LockState {
   uint64_t id = 0;
   bool allocated = false;
   bool locked = false;
-  std::optional<Owner> owner;  // none when free, or taken and not yet recorded
+  std::optional<Owner> owner;  // none when free (or its until_exit owner is gone)
   int64_t since_ns = 0;        // CLOCK_REALTIME when taken
   bool owner_alive = false;
   bool stale = false;          // locked, and its owner is gone
@@ -83,37 +93,44 @@ class LockManager {
   /// `stole` (if given) says whether a stale owner's lock was taken over.
   Status lock(uint64_t id, const Owner& owner, const LockWait& wait,
               bool* stole = nullptr) {
-    // The uncontended case inline: a range check, one sem_trywait, the
-    // record. Everything else (errors, waiting, stealing) is out of line.
+    // The uncontended case inline: a range check and the one
+    // compare-and-swap that takes the lock and records its owner.
+    // Everything else (errors, waiting, stealing) is out of line.
     if (stole != nullptr) *stole = false;
     if (id < seg_.lock_count()) [[likely]] {
       LockSlot* slot = seg_.slot(id);
-      if (sem_trywait(&slot->sem) == 0) [[likely]] {
-        record(slot, owner);
+      uint64_t free_word = 0;
+      if (slot->owner.compare_exchange_strong(free_word, pack_owner(owner)))
+          [[likely]] {
+        stamp(slot);
         return Ok{};
       }
     }
     return lock_slow(id, owner, wait, stole);
   }
   /// Takes over the lock if it is held by an owner that is gone: one
-  /// compare-and-swap of the owner record, so of two stealers one wins.
+  /// compare-and-swap of the owner word, so of two stealers one wins.
   Result<bool> steal_if_stale(uint64_t id, const Owner& owner);
-  /// Releases the lock: EBUSY if it is not locked. A lock held by a process
-  /// that never recorded itself (it died between taking the lock and
-  /// writing its record) is released only with `force`.
-  Status unlock(uint64_t id, bool force = false) {
+  /// Releases the lock, whoever holds it: EBUSY if it is not locked. The
+  /// release is a compare-and-swap of the owner word to 0, so of two
+  /// unlocks of one lock only one releases it.
+  Status unlock(uint64_t id) {
     if (id < seg_.lock_count()) [[likely]] {
       LockSlot* slot = seg_.slot(id);
-      uint64_t word = slot->owner.load(std::memory_order_acquire);
-      // Clearing the record first makes the release the winner's alone:
-      // two unlocks of one lock never post twice.
-      if (word != 0 &&
-          slot->owner.compare_exchange_strong(word, 0,
-                                              std::memory_order_acq_rel) &&
-          sem_post(&slot->sem) == 0) [[likely]]
-        return Ok{};
+      uint64_t word = slot->owner.load(std::memory_order_relaxed);
+      // A holder that the lock ends with may be gone (the lock is then
+      // free): the slow path looks.
+      if (word != 0 && (word & kOwnerUntilExitBit) == 0 &&
+          slot->owner.compare_exchange_strong(word, 0)) [[likely]] {
+        // Sequentially consistent with the waiter's increment and its own
+        // compare-and-swap: either it is counted here or it sees the lock
+        // free, so no wake-up is lost.
+        if (slot->waiters.load() == 0) [[likely]]
+          return Ok{};
+        return wake_waiter(id, slot);
+      }
     }
-    return unlock_slow(id, force);
+    return unlock_slow(id);
   }
   /// Releases the lock only if `owner` still holds it (the owner record is
   /// cleared by one compare-and-swap): what a holder does at the end, so
@@ -123,17 +140,27 @@ class LockManager {
 
   /// `op` names the caller's operation in an out-of-range error.
   Result<LockState> state(uint64_t id, const char* op = "status") const;
-  /// The same without range checks or /proc lookups of owners (`alive` is
-  /// then not filled in): for status of large segments.
+  /// The same without range checks, and without /proc look-ups of owners
+  /// but for those the lock ends with (`alive` is not filled in): for
+  /// status of large segments.
   LockState quick_state(uint64_t id) const;
   uint64_t lock_count() const { return seg_.lock_count(); }
+  /// When the lock was last taken (CLOCK_REALTIME ns); `id` in range.
+  int64_t held_since_ns(uint64_t id) const {
+    return seg_.slot(id)->since_ns.load(std::memory_order_relaxed);
+  }
 
  private:
   Status check_id(uint64_t id, const char* op) const;
-  static void record(LockSlot* slot, const Owner& owner);
+  /// Records when the lock was taken, right after taking it (a status in
+  /// between sees the previous holder's time).
+  static void stamp(LockSlot* slot);
+  /// A release while processes wait: posts the semaphore they sleep on,
+  /// unless a wake-up is already pending.
+  static Status wake_waiter(uint64_t id, LockSlot* slot);
   Status lock_slow(uint64_t id, const Owner& owner, const LockWait& wait,
                    bool* stole);
-  Status unlock_slow(uint64_t id, bool force);
+  Status unlock_slow(uint64_t id);
   /// "'shmctl-lock WORDS --path P'", for hints.
   std::string hint_command(const std::string& words) const;
 

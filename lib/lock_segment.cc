@@ -92,7 +92,7 @@ Status initialize(char* base, uint64_t locks) {
   auto* slots = reinterpret_cast<LockSlot*>(base + l.slots_offset);
   for (uint64_t i = 0; i < locks; ++i) {
     auto* s = new (&slots[i]) LockSlot{};
-    if (sem_init(&s->sem, 1, 1) != 0) return sys_error("sem_init", errno);
+    if (sem_init(&s->sem, 1, 0) != 0) return sys_error("sem_init", errno);
   }
   h->ready.store(kSegmentReady, std::memory_order_release);
   return Ok{};

@@ -41,7 +41,9 @@ Result<SegmentPath> parse_segment_path(std::string_view text);
 std::string default_segment_path();
 
 inline constexpr char kSegmentMagic[8] = {'i', 'p', 'c', 't', 'k', 'L', 'C', 'K'};
-inline constexpr uint32_t kSegmentVersion = 1;
+/// 2: the owner word is the lock and the semaphore only wakes waiters (in
+/// 1 the semaphore was the lock and the owner was recorded after it).
+inline constexpr uint32_t kSegmentVersion = 2;
 inline constexpr uint32_t kSegmentReady = 0x52454459;  // "READY"
 /// Locks come in whole bitmap words.
 inline constexpr uint64_t kLocksPerWord = 64;
@@ -79,10 +81,20 @@ struct SegmentHeader {
 
 /// One lock, on a cache line of its own so that locks taken by different
 /// processes do not slow each other down.
+///
+/// The owner word is the lock: taking it and recording the holder are one
+/// compare-and-swap (0 to the holder), releasing is another (the holder to
+/// 0). So a lock is never held without a recorded owner, of two unlocks
+/// only one releases, and taking over a dead owner's lock is one more swap.
+/// The process-shared semaphore is where waiters sleep: a release posts it
+/// when `waiters` says someone waits and no wake-up is pending, so its
+/// value stays 0 or 1 and any process may post it.
 struct alignas(64) LockSlot {
-  sem_t sem;                        // 1 free, 0 held; any process may post
-  std::atomic<uint64_t> owner;      // 0, or pack_owner() of the holder
+  std::atomic<uint64_t> owner;      // 0 free, else pack_owner() of the holder
   std::atomic<int64_t> since_ns;    // CLOCK_REALTIME when it was taken
+  std::atomic<uint32_t> waiters;    // processes blocked in lock() on it
+  uint32_t reserved;
+  sem_t sem;                        // wake-ups for waiters, 0 or 1
 };
 static_assert(sizeof(LockSlot) == 64);
 static_assert(std::atomic<uint64_t>::is_always_lock_free);

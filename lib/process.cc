@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -43,24 +44,14 @@ int take_signal(int fd, struct signalfd_siginfo* info) {
 
 SignalCatcher::SignalCatcher() {
   sigset_t set = held_set(true);
-  sigset_t old;
-  static_assert(sizeof old <= sizeof old_mask_);
-  if (sigprocmask(SIG_BLOCK, &set, &old) != 0) return;
-  std::memcpy(old_mask_, &old, sizeof old);
+  if (sigprocmask(SIG_BLOCK, &set, &old_mask_) != 0) return;
   had_mask_ = true;
   fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 SignalCatcher::~SignalCatcher() {
   if (fd_ >= 0) close(fd_);
-  restore_mask();
-}
-
-void SignalCatcher::restore_mask() const {
-  if (!had_mask_) return;
-  sigset_t old;
-  std::memcpy(&old, old_mask_, sizeof old);
-  sigprocmask(SIG_SETMASK, &old, nullptr);
+  if (had_mask_) sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
 }
 
 Result<int> hold(const SignalCatcher& signals, HoldUntil until,
@@ -97,6 +88,31 @@ Result<int> hold(const SignalCatcher& signals, HoldUntil until,
 
 namespace {
 
+/// An error that ends the tool with 127 (not found) or 126.
+Error exec_error(const char* op, int err, const std::string& name,
+                 std::string hint = "") {
+  Error e = sys_error(op, err, name, std::move(hint));
+  e.exit_status = err == ENOENT ? kExitCommandNotFound : kExitCannotExec;
+  return e;
+}
+
+/// argv as execve takes it; with `sh`, as execvp runs a file that has no
+/// #! line: "/bin/sh FILE ARGS...".
+std::vector<char*> exec_args(const Command& c, bool sh) {
+  std::vector<char*> args;
+  args.reserve(c.argv.size() + 2);
+  if (sh) {
+    args.push_back(const_cast<char*>("/bin/sh"));
+    args.push_back(const_cast<char*>(c.path.c_str()));
+  } else {
+    args.push_back(const_cast<char*>(c.argv[0].c_str()));
+  }
+  for (size_t i = 1; i < c.argv.size(); ++i)
+    args.push_back(const_cast<char*>(c.argv[i].c_str()));
+  args.push_back(nullptr);
+  return args;
+}
+
 /// 0 if `path` is a file execve could run, else the errno execve would give.
 int runnable(const std::string& path) {
   struct stat st;
@@ -107,7 +123,7 @@ int runnable(const std::string& path) {
 
 }  // namespace
 
-Status check_command(const std::vector<std::string>& argv) {
+Result<Command> find_command(const std::vector<std::string>& argv) {
   if (argv.empty()) return usage_error("-- COMMAND: no command given");
   const std::string& name = argv[0];
   bool has_slash = name.find('/') != std::string::npos;
@@ -115,14 +131,12 @@ Status check_command(const std::vector<std::string>& argv) {
     std::string hint = err == EACCES ? "it is not an executable file"
                        : has_slash   ? "no such file"
                                      : "no such command in PATH";
-    Error e = sys_error("execvp", err, name, hint);
-    e.exit_status = err == ENOENT ? kExitCommandNotFound : kExitCannotExec;
-    return e;
+    return exec_error("execvp", err, name, hint);
   };
   if (has_slash) {
     int err = runnable(name);
     if (err != 0) return refuse(err);
-    return Ok{};
+    return Command{name, argv};
   }
   const char* path = getenv("PATH");
   std::string dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
@@ -131,8 +145,9 @@ Status check_command(const std::vector<std::string>& argv) {
   for (;;) {
     size_t end = dirs.find(':', start);
     std::string dir = dirs.substr(start, end == std::string::npos ? end : end - start);
-    int e = runnable((dir.empty() ? "." : dir) + "/" + name);
-    if (e == 0) return Ok{};
+    std::string file = (dir.empty() ? "." : dir) + "/" + name;
+    int e = runnable(file);
+    if (e == 0) return Command{std::move(file), argv};
     if (e == EACCES) err = EACCES;  // as execvp: EACCES if any was found
     if (end == std::string::npos) break;
     start = end + 1;
@@ -233,55 +248,39 @@ std::string signal_name(int sig) {
   return std::string("SIG") + abbrev;
 }
 
-Error exec_command(const std::vector<std::string>& argv) {
-  if (argv.empty()) return usage_error("-- COMMAND: no command given");
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  execvp(args[0], args.data());
+Error exec_command(const Command& command) {
+  if (command.argv.empty()) return usage_error("-- COMMAND: no command given");
+  std::vector<char*> args = exec_args(command, false);
+  execve(command.path.c_str(), args.data(), environ);
   int err = errno;
-  Error e = sys_error("execvp", err, argv[0]);
-  e.exit_status = err == ENOENT ? kExitCommandNotFound : kExitCannotExec;
-  return e;
+  if (err == ENOEXEC) {
+    args = exec_args(command, true);
+    execve(args[0], args.data(), environ);
+    err = errno;
+  }
+  return exec_error("execve", err, command.argv[0]);
 }
 
-Result<int> run_command(const SignalCatcher& signals,
-                        const std::vector<std::string>& argv) {
-  if (argv.empty()) return usage_error("-- COMMAND: no command given");
+Result<int> run_command(const SignalCatcher& signals, const Command& command) {
+  if (command.argv.empty()) return usage_error("-- COMMAND: no command given");
   if (!signals.ok()) return sys_error("signalfd", errno);
-  // The child reports a failed exec through this pipe; a successful exec
-  // closes it (O_CLOEXEC) and the parent reads end of file.
-  int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) != 0) return sys_error("pipe2", errno);
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-
-  pid_t child = fork();
-  if (child < 0) {
-    int err = errno;
-    close(pipefd[0]);
-    close(pipefd[1]);
-    return sys_error("fork", err);
+  // posix_spawn, not fork: the child shares this process's memory until it
+  // execs (vfork), which spares copying the page tables and the faults on
+  // both sides after a fork; and it reports a failed exec itself.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setsigmask(&attr, &signals.old_mask());
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  std::vector<char*> args = exec_args(command, false);
+  pid_t child = -1;
+  int err = posix_spawn(&child, command.path.c_str(), nullptr, &attr,
+                        args.data(), environ);
+  if (err == ENOEXEC) {
+    args = exec_args(command, true);
+    err = posix_spawn(&child, args[0], nullptr, &attr, args.data(), environ);
   }
-  if (child == 0) {
-    // The command gets the signal mask the tool started with.
-    signals.restore_mask();
-    close(pipefd[0]);
-    execvp(args[0], args.data());
-    int err = errno;
-    (void)!write(pipefd[1], &err, sizeof err);
-    _exit(err == ENOENT ? kExitCommandNotFound : kExitCannotExec);
-  }
-  close(pipefd[1]);
-  int exec_err = 0;
-  ssize_t got;
-  do {
-    got = read(pipefd[0], &exec_err, sizeof exec_err);
-  } while (got < 0 && errno == EINTR);
-  close(pipefd[0]);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) return exec_error("posix_spawn", err, command.argv[0]);
 
   int status = 0;
   for (;;) {
@@ -300,11 +299,6 @@ Result<int> run_command(const SignalCatcher& signals,
       if (info.ssi_code == SI_USER || info.ssi_code == SI_QUEUE)
         kill(child, sig);
     }
-  }
-  if (got == static_cast<ssize_t>(sizeof exec_err)) {
-    Error e = sys_error("execvp", exec_err, argv[0]);
-    e.exit_status = exec_err == ENOENT ? kExitCommandNotFound : kExitCannotExec;
-    return e;
   }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return kExitSignalBase + WTERMSIG(status);

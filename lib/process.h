@@ -1,6 +1,7 @@
 #ifndef IPCTK_PROCESS_H_
 #define IPCTK_PROCESS_H_
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -26,14 +27,13 @@ class SignalCatcher {
   SignalCatcher& operator=(const SignalCatcher&) = delete;
   int fd() const { return fd_; }
   bool ok() const { return fd_ >= 0; }
-  /// Makes the calling thread's mask what it was before this catcher, for a
-  /// child about to exec.
-  void restore_mask() const;
+  /// The mask before this catcher: what a command it runs starts with.
+  const sigset_t& old_mask() const { return old_mask_; }
 
  private:
   int fd_ = -1;
   bool had_mask_ = false;
-  unsigned char old_mask_[128] = {};
+  sigset_t old_mask_ = {};
 };
 
 enum class HoldUntil {
@@ -80,24 +80,32 @@ std::string process_name(pid_t pid);
 /// "SIGTERM" for SIGTERM.
 std::string signal_name(int sig);
 
-/// Checks that argv[0] names an executable file (directly, or found in
-/// PATH as execvp would), so that a tool can refuse before it acquires
-/// anything or prints a result. ENOENT/EACCES errors carry exit 127/126.
-Status check_command(const std::vector<std::string>& argv);
+/// A command to run: its argv, and the file that execve is given (argv[0]
+/// itself when it has a '/', else found in PATH as execvp finds it).
+struct Command {
+  std::string path;
+  std::vector<std::string> argv;
+};
 
-/// Runs argv (execvp, never through a shell) and waits for it, forwarding
-/// signals that other processes send to this one (the terminal signals the
-/// whole process group itself). Returns the exit status to end with: the
-/// command's, or 128 + the signal that killed it; 126/127 with an error when
-/// it cannot be executed.
-Result<int> run_command(const SignalCatcher& signals,
-                        const std::vector<std::string>& argv);
+/// Finds argv[0] as execvp would, so that a tool can refuse a command it
+/// cannot run before it acquires anything or prints a result. ENOENT and
+/// EACCES errors carry exit status 127 and 126.
+Result<Command> find_command(const std::vector<std::string>& argv);
 
-/// Replaces this process with argv (execvp, never through a shell), so that
-/// what the process holds in the kernel (a semaphore's undo record) stays
-/// with the command and ends when it does. Returns only if exec failed,
-/// with exit status 127 (not found) or 126.
-Error exec_command(const std::vector<std::string>& argv);
+/// Runs the command (posix_spawn, never through a shell; a file without a
+/// #! line runs under /bin/sh, as execvp does it) and waits for it,
+/// forwarding signals that other processes send to this one (the terminal
+/// signals the whole process group itself). The command starts with the
+/// signal mask from before `signals`. Returns the exit status to end with:
+/// the command's, or 128 + the signal that killed it; 126/127 with an
+/// error when it cannot be executed.
+Result<int> run_command(const SignalCatcher& signals, const Command& command);
+
+/// Replaces this process with the command (execve, never through a shell),
+/// so that what the process holds in the kernel (a semaphore's undo record)
+/// stays with the command and ends when it does. Returns only if exec
+/// failed, with exit status 127 (not found) or 126.
+Error exec_command(const Command& command);
 
 }  // namespace ipctk
 

@@ -104,9 +104,11 @@ Result<Outcome> run_ops(const OpRun& run, const Context& ctx) {
         "undo without -- COMMAND: the kernel would undo the operation the "
         "moment this tool exits",
         "add '-- COMMAND' to hold it while the command runs, or drop undo");
+  Command command;
   if (!ctx.command.empty()) {
-    auto runnable = check_command(ctx.command);
-    if (!runnable) return runnable.error();
+    auto found = find_command(ctx.command);
+    if (!found) return found.error();
+    command = std::move(*found);
   }
   auto id = resolve(run.target);
   if (!id) return id.error();
@@ -172,7 +174,7 @@ Result<Outcome> run_ops(const OpRun& run, const Context& ctx) {
   if (ctx.command.empty()) return Outcome{std::nullopt, kExitOk};
   // exec, not fork: the undo records are this process's, so they last as
   // long as the command does, however it ends.
-  return exec_command(ctx.command);
+  return exec_command(command);
 }
 
 }  // namespace

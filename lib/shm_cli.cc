@@ -105,9 +105,11 @@ Result<Outcome> shm_attach_command(const ShmAttachArgs& a, const Context& ctx) {
     if (!s) return s.error();
     seconds = *s;
   }
+  Command command;
   if (!ctx.command.empty()) {
-    auto runnable = check_command(ctx.command);
-    if (!runnable) return runnable.error();
+    auto found = find_command(ctx.command);
+    if (!found) return found.error();
+    command = std::move(*found);
   }
   // Signals are caught before attaching, so none can end the process while
   // it is attached without a detach.
@@ -133,7 +135,7 @@ Result<Outcome> shm_attach_command(const ShmAttachArgs& a, const Context& ctx) {
   auto printed = print_document(doc, ctx.pretty);
   if (!printed) return printed.error();
   Result<int> status = !ctx.command.empty()
-                           ? run_command(signals, ctx.command)
+                           ? run_command(signals, command)
                        : seconds ? hold(signals, HoldUntil::kDeadline, *seconds)
                                  : hold(signals, HoldUntil::kStdinEof, 0);
   if (!status) return status.error();

@@ -39,6 +39,8 @@ from ipctk_test import BUILD_DIR, IpcTestCase, Result, tool_path  # noqa: E402
 LOCK = tool_path("shmctl-lock")
 SHM = tool_path("sysv-shm")
 
+# kSegmentVersion in lib/lock_segment.h.
+LAYOUT_VERSION = 2
 SEGMENT_FIELDS = ["path", "backend", "version", "locks", "size", "allocated",
                   "free", "held", "stale"]
 LOCK_FIELDS = ["id", "path", "owner_pid", "stolen", "since", "until"]
@@ -103,6 +105,15 @@ def children_of(pid):
             return [int(p) for p in f.read().split()]
     except FileNotFoundError:
         return []
+
+
+def proc_comm(pid):
+    """/proc/PID/comm, or None when the process is gone."""
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
 
 
 def pid_exists(pid):
@@ -314,7 +325,7 @@ class InitInfoDestroyTests:
         self.assertEqual(list(doc), SEGMENT_FIELDS + ["created"])
         self.assertEqual(doc["path"], self.path)
         self.assertEqual(doc["backend"], self.backend)
-        self.assertEqual(doc["version"], 1)
+        self.assertEqual(doc["version"], LAYOUT_VERSION)
         self.assertEqual(doc["locks"], 128)
         self.assertEqual((doc["allocated"], doc["free"], doc["held"],
                           doc["stale"]), (0, 128, 0, 0))
@@ -864,16 +875,18 @@ class CommandTests:
 
     def test_command_status_returned_and_lock_released(self):
         self.init(self.LOCKS)
-        # The lock is held, by the tool, while the command runs.
+        # The tool becomes the command (exec): the lock is held by that
+        # process, which status shows alive, while it runs.
         r, doc, rest = self.run_command_lock(
-            "sh", "-c", 'shmctl-lock status 2 --path "$P"; echo $PPID',
+            "sh", "-c", 'shmctl-lock status 2 --path "$P"; echo $$',
             )
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(r.err, b"")
         self.assertEqual(doc["owner_pid"], r.pid)
         during = json.loads(rest[0])["status"][0]
         self.assertEqual((during["locked"], during["owner_pid"],
-                          during["owner_alive"]), (True, r.pid, True))
+                          during["owner_alive"], during["stale"]),
+                         (True, r.pid, True, False))
         self.assertEqual(int(rest[1]), r.pid)
         self.assertFalse(self.state(2)["locked"])
         # A failing command: its status, and the lock is free.
@@ -883,12 +896,23 @@ class CommandTests:
         r, doc, rest = self.run_command_lock("false")
         self.assertEqual(r.rc, 1, r)
         self.assertFalse(self.state(2)["locked"])
-        # Killed by a signal: 128 + N, lock free.
+        # Killed by a signal: the caller sees it killed (a shell says
+        # 128 + N), and the lock is free, not stale.
         r, doc, rest = self.run_command_lock("sh", "-c", "kill -KILL $$")
-        self.assertEqual(r.rc, 128 + signal.SIGKILL, r)
-        self.assertFalse(self.state(2)["locked"])
+        self.assertEqual(r.rc, -signal.SIGKILL, r)
+        s = self.state(2)
+        self.assertEqual((s["locked"], s["stale"], s["owner_pid"]),
+                         (False, False, None))
         self.assertOk(self.lk("lock", 2, "--nowait"))
         self.assertOk(self.lk("unlock", 2))
+        # Through a shell, as a script sees it.
+        sh = subprocess.run(
+            ["sh", "-c", '"$0" lock 2 --path "$1" -- sh -c "kill -TERM \\$\\$"'
+             '; echo "status $?"', LOCK, self.path],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(sh.stdout.decode().splitlines()[-1],
+                         "status %d" % (128 + signal.SIGTERM), sh)
+        self.assertFalse(self.state(2)["locked"])
 
     def test_command_waits_for_the_lock(self):
         self.init(self.LOCKS)
@@ -912,37 +936,47 @@ class CommandTests:
         self.assertFalse(os.path.exists(marker))
         self.assertOk(self.lk("unlock", 2))
 
-    def test_command_killed_from_outside_releases(self):
-        self.init(self.LOCKS)
-        tool = self.spawn([LOCK, "lock", "--path", self.path, 2, "--",
-                           "sleep", "300"])
+    def start_command_holder(self, *command):
+        """`lock 2 -- COMMAND` in the background, once the command runs."""
+        tool = self.spawn([LOCK, "lock", "--path", self.path, 2, "--"]
+                          + list(command))
         doc = json.loads(read_line(tool))
         self.assertEqual(doc["owner_pid"], tool.pid)
-        self.wait_until(lambda: children_of(tool.pid), "the command started")
-        (child,) = children_of(tool.pid)
-        self.assertTrue(self.state(2)["locked"])
-        os.kill(child, signal.SIGKILL)
+        self.wait_until(lambda: proc_comm(tool.pid) == command[0],
+                        "the command replaced the tool")
+        s = self.state(2)
+        self.assertEqual((s["locked"], s["owner_pid"], s["owner_alive"]),
+                         (True, tool.pid, True))
+        self.assertEqual(children_of(tool.pid), [])  # no process in between
+        return tool
+
+    def test_command_killed_from_outside_releases(self):
+        self.init(self.LOCKS)
+        tool = self.start_command_holder("sleep", "300")
+        waiter = self.spawn([LOCK, "lock", "--path", self.path, 2,
+                             "--timeout", "20"])
+        time.sleep(0.3)
+        self.assertIsNone(waiter.poll(), "the waiter did not wait")
+        os.kill(tool.pid, signal.SIGKILL)
         out, err = tool.communicate(timeout=10)
-        self.assertEqual(tool.returncode, 128 + signal.SIGKILL, err)
+        self.assertEqual(tool.returncode, -signal.SIGKILL, err)
+        # Free, not stale: the waiter gets it without --steal-stale, woken
+        # by the exit (nobody unlocked).
+        out, err = waiter.communicate(timeout=10)
+        self.assertEqual(waiter.returncode, 0, err)
+        self.assertFalse(json.loads(out)["stolen"])
+        self.assertOk(self.lk("unlock", 2))
         self.assertFalse(self.state(2)["locked"])
 
     def test_sigterm_to_the_tool_releases_and_ends_the_command(self):
         self.init(self.LOCKS)
-        tool = self.spawn([LOCK, "lock", "--path", self.path, 2, "--",
-                           "sleep", "300"])
-        json.loads(read_line(tool))
-        self.wait_until(lambda: children_of(tool.pid), "the command started")
-        (child,) = children_of(tool.pid)
-        s = self.state(2)
-        self.assertEqual((s["locked"], s["owner_pid"]), (True, tool.pid))
+        tool = self.start_command_holder("sleep", "300")
         start = time.monotonic()
         tool.send_signal(signal.SIGTERM)
         out, err = tool.communicate(timeout=10)
         self.assertLess(time.monotonic() - start, 5.0)
-        self.assertEqual(tool.returncode, 143, err)
+        self.assertEqual(tool.returncode, -signal.SIGTERM, err)
         self.assertFalse(self.state(2)["locked"])
-        self.wait_until(lambda: not pid_exists(child),
-                        "the command got the SIGTERM too")
         self.assertOk(self.lk("lock", 2, "--nowait"))
         self.assertOk(self.lk("unlock", 2))
 
@@ -1116,7 +1150,8 @@ class DefaultPathTests:
         for info in infos:
             self.assertEqual((info["path"], info["backend"], info["locks"],
                               info["size"], info["version"]),
-                             (fresh, self.backend, 2048, infos[0]["size"], 1))
+                             (fresh, self.backend, 2048, infos[0]["size"],
+                              LAYOUT_VERSION))
         self.assertEqual(os.stat(object_file(fresh)).st_size, infos[0]["size"])
         # One segment: every lock each of them took is held in it, as
         # another process sees it, and both alloc calls got distinct ids.

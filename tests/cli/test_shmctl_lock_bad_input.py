@@ -56,7 +56,7 @@ def _set(fmt, offset, value):
 # allocated u64 @80.
 CORRUPTIONS = {
     "magic": lambda d: b"NOTMAGIC" + d[8:],
-    "version": _set("<I", 8, 2),
+    "version": _set("<I", 8, 1),
     "slotsize": _set("<I", 16, 128),
     "truncated": lambda d: d[:len(d) // 2],
     "grown": lambda d: d + b"\0" * 4096,

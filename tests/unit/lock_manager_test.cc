@@ -107,11 +107,18 @@ struct Placed {
 }  // namespace
 
 TEST_CASE("owner records pack pid and start time in one word", "[lock]") {
-  Owner o{4194303, (uint64_t{1} << 41) - 1};
-  auto back = unpack_owner(pack_owner(o));
-  REQUIRE(back);
-  CHECK(back->pid == o.pid);
-  CHECK(back->start == o.start);
+  for (bool until_exit : {false, true}) {
+    Owner o{4194303, (uint64_t{1} << 40) - 1, until_exit};
+    auto back = unpack_owner(pack_owner(o));
+    REQUIRE(back);
+    CHECK(back->pid == o.pid);
+    CHECK(back->start == o.start);
+    CHECK(back->until_exit == until_exit);
+    Owner small{1, 0, until_exit};
+    back = unpack_owner(pack_owner(small));
+    REQUIRE(back);
+    CHECK((back->pid == 1 && back->start == 0 && back->until_exit == until_exit));
+  }
   CHECK_FALSE(unpack_owner(0));
   CHECK(owner_alive(self_owner()));
   CHECK(self_owner().pid == getpid());
@@ -260,8 +267,7 @@ TEST_CASE("a lock whose owner is gone is stale, and one stealer wins",
     pause();
     _exit(0);
   }
-  // Killed once it holds the lock and has recorded itself (a holder killed
-  // in between leaves no owner to judge: see unlock's force).
+  // Killed once it holds the lock (taking it records it).
   while (!m.state(9)->owner) usleep(1000);
   kill(holder, SIGKILL);
   waitpid(holder, nullptr, 0);
@@ -383,7 +389,7 @@ TEST_CASE("release gives back only the holder's own lock", "[lock]") {
   other.pid += 1;  // some other holder's record
   REQUIRE(m.lock(4, self_owner(), {}).ok());
   // Force-released and taken by another meanwhile: not ours to release.
-  REQUIRE(m.unlock(4, true).ok());
+  REQUIRE(m.unlock(4).ok());
   REQUIRE(m.lock(4, other, {}).ok());
   auto r = m.release(4, self_owner());
   REQUIRE_FALSE(r.ok());
@@ -401,4 +407,222 @@ TEST_CASE("release gives back only the holder's own lock", "[lock]") {
   REQUIRE(m.lock(4, self_owner(), nowait).ok());
   CHECK_FALSE(m.lock(4, self_owner(), nowait).ok());  // one token, not two
   REQUIRE(m.unlock(4).ok());
+}
+
+namespace {
+
+int sem_value(const LockSegment& seg, uint64_t id) {
+  int value = -1;
+  sem_getvalue(&seg.slot(id)->sem, &value);
+  return value;
+}
+
+uint32_t waiters(const LockSegment& seg, uint64_t id) {
+  return seg.slot(id)->waiters.load();
+}
+
+/// Polls until `cond` holds, for at most 5 s.
+template <typename F>
+bool eventually(F cond) {
+  for (double until = now() + 5; now() < until; usleep(1000))
+    if (cond()) return true;
+  return cond();
+}
+
+}  // namespace
+
+TEST_CASE("of many concurrent unlocks of one held lock, one releases it",
+          "[lock]") {
+  Placed p(Placement::kAnonymous, 64);
+  LockManager m(*p.seg);
+  for (int round = 0; round < 20; ++round) {
+    REQUIRE(m.lock(3, self_owner(), {}).ok());
+    Shared<std::atomic<int>> counts(2);  // released, ready
+    counts.data[0] = 0;
+    counts.data[1] = 0;
+    int ok = run_children(6, [&](int) {
+      counts.data[1].fetch_add(1);
+      while (counts.data[1].load() < 6) sched_yield();
+      auto r = m.unlock(3);
+      if (r.ok()) counts.data[0].fetch_add(1);
+      return r.ok() || r.error().err == EBUSY;
+    });
+    CHECK(ok == 6);
+    CHECK(counts.data[0] == 1);
+    // Released once: one lock takes it, a second would block.
+    LockWait nowait;
+    nowait.nowait = true;
+    REQUIRE(m.lock(3, self_owner(), nowait).ok());
+    CHECK_FALSE(m.lock(3, self_owner(), nowait).ok());
+    REQUIRE(m.unlock(3).ok());
+  }
+}
+
+TEST_CASE("a waiter sleeps on the semaphore until the release wakes it",
+          "[lock]") {
+  Placed p(Placement::kShm, 64);
+  LockManager m(*p.seg);
+  REQUIRE(m.lock(2, self_owner(), {}).ok());
+  Shared<double> taken_at(1);
+  taken_at.data[0] = 0;
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    auto me = owner_of(getpid());
+    if (!m.lock(2, *me, {}).ok()) _exit(1);
+    taken_at.data[0] = now();
+    _exit(m.release(2, *me).ok() ? 0 : 1);
+  }
+  // Asleep in sem_wait, counted, nothing posted.
+  REQUIRE(eventually([&] { return waiters(*p.seg, 2) == 1; }));
+  usleep(100000);
+  CHECK(taken_at.data[0] == 0);
+  CHECK(sem_value(*p.seg, 2) == 0);
+  double released_at = now();
+  REQUIRE(m.unlock(2).ok());
+  int status = 0;
+  waitpid(child, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(taken_at.data[0] >= released_at);
+  CHECK(waiters(*p.seg, 2) == 0);
+  CHECK(sem_value(*p.seg, 2) == 0);  // the wake-up was taken
+  CHECK_FALSE(m.state(2)->locked);
+}
+
+TEST_CASE("waiters that time out or die leave the lock working", "[lock]") {
+  Placed p(Placement::kAnonymous, 64);
+  LockManager m(*p.seg);
+  REQUIRE(m.lock(6, self_owner(), {}).ok());
+  // A waiter that times out is uncounted again.
+  LockWait timed;
+  timed.timeout = 0.1;
+  auto late = m.lock(6, self_owner(), timed);
+  REQUIRE_FALSE(late.ok());
+  CHECK(late.error().err == ETIMEDOUT);
+  CHECK(waiters(*p.seg, 6) == 0);
+  // A waiter killed while it sleeps stays counted: every release then
+  // posts, yet at most one wake-up is ever pending.
+  pid_t doomed = fork();
+  REQUIRE(doomed >= 0);
+  if (doomed == 0) {
+    auto me = owner_of(getpid());
+    (void)m.lock(6, *me, {});
+    _exit(1);
+  }
+  REQUIRE(eventually([&] { return waiters(*p.seg, 6) == 1; }));
+  kill(doomed, SIGKILL);
+  waitpid(doomed, nullptr, 0);
+  CHECK(waiters(*p.seg, 6) == 1);
+  for (int i = 0; i < 100; ++i) {
+    REQUIRE(m.unlock(6).ok());
+    CHECK(sem_value(*p.seg, 6) == 1);
+    REQUIRE(m.lock(6, self_owner(), {}).ok());
+  }
+  // A live waiter is still woken by a release (the stray wake-up makes it
+  // look once more and sleep again first).
+  Shared<int> got(1);
+  got.data[0] = 0;
+  pid_t waiter = fork();
+  REQUIRE(waiter >= 0);
+  if (waiter == 0) {
+    auto me = owner_of(getpid());
+    if (!m.lock(6, *me, {}).ok()) _exit(1);
+    got.data[0] = 1;
+    _exit(m.release(6, *me).ok() ? 0 : 1);
+  }
+  REQUIRE(eventually([&] { return waiters(*p.seg, 6) == 2; }));
+  usleep(50000);
+  CHECK(got.data[0] == 0);
+  REQUIRE(m.unlock(6).ok());
+  int status = 0;
+  waitpid(waiter, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(got.data[0] == 1);
+  CHECK_FALSE(m.state(6)->locked);
+}
+
+TEST_CASE("a lock that ends with its holder is free once the holder is gone",
+          "[lock]") {
+  Placed p(Placement::kAnonymous, 64);
+  LockManager m(*p.seg);
+  Owner ended = dead_owner();
+  ended.until_exit = true;
+  REQUIRE(m.lock(8, ended, {}).ok());
+  // Not stale: free, though its word is not cleared yet.
+  auto st = m.state(8);
+  REQUIRE(st.ok());
+  CHECK_FALSE(st->locked);
+  CHECK_FALSE(st->owner);
+  CHECK_FALSE(st->stale);
+  auto not_locked = m.unlock(8);
+  REQUIRE_FALSE(not_locked.ok());
+  CHECK(not_locked.error().err == EBUSY);
+  CHECK(p.seg->slot(8)->owner.load() == 0);  // and now cleared
+  // Taken by a plain lock, no --steal-stale needed, without waiting.
+  REQUIRE(m.lock(8, ended, {}).ok());
+  LockWait nowait;
+  nowait.nowait = true;
+  bool stole = true;
+  REQUIRE(m.lock(8, self_owner(), nowait, &stole).ok());
+  CHECK_FALSE(stole);
+  CHECK(m.state(8)->owner->pid == getpid());
+  // A live holder of that kind holds it like any other.
+  REQUIRE(m.unlock(8).ok());
+  Owner me = self_owner();
+  me.until_exit = true;
+  REQUIRE(m.lock(8, me, {}).ok());
+  st = m.state(8);
+  CHECK(st->locked);
+  CHECK(st->owner_alive);
+  CHECK_FALSE(st->stale);
+  CHECK_FALSE(m.lock(8, self_owner(), nowait).ok());
+  REQUIRE(m.unlock(8).ok());
+  CHECK_FALSE(m.state(8)->locked);
+}
+
+TEST_CASE("a waiter takes the lock when a holder it ends with exits",
+          "[lock]") {
+  Placed p(Placement::kShm, 64);
+  LockManager m(*p.seg);
+  Shared<std::atomic<int>> go(1);
+  go.data[0] = 0;
+  pid_t holder = fork();
+  REQUIRE(holder >= 0);
+  if (holder == 0) {
+    auto me = owner_of(getpid());
+    me->until_exit = true;
+    if (!m.lock(11, *me, {}).ok()) _exit(1);
+    go.data[0] = 1;
+    while (go.data[0] != 2) usleep(1000);
+    _exit(0);  // never unlocks: its exit is the release
+  }
+  REQUIRE(eventually([&] { return go.data[0].load() == 1; }));
+  Shared<double> taken_at(1);
+  taken_at.data[0] = 0;
+  pid_t waiter = fork();
+  REQUIRE(waiter >= 0);
+  if (waiter == 0) {
+    auto me = owner_of(getpid());
+    LockWait timed;
+    timed.timeout = 20;
+    if (!m.lock(11, *me, timed).ok()) _exit(1);
+    taken_at.data[0] = now();
+    _exit(m.release(11, *me).ok() ? 0 : 1);
+  }
+  REQUIRE(eventually([&] { return waiters(*p.seg, 11) == 1; }));
+  usleep(200000);
+  CHECK(taken_at.data[0] == 0);
+  double exit_at = now();
+  go.data[0] = 2;
+  int status = 0;
+  waitpid(holder, &status, 0);
+  waitpid(waiter, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(taken_at.data[0] >= exit_at);
+  // Woken by the exit (pidfd), not by a timeout.
+  CHECK(taken_at.data[0] - exit_at < 1.0);
+  CHECK_FALSE(m.state(11)->locked);
 }

@@ -2,9 +2,14 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -30,33 +35,79 @@ struct StdinSwap {
 
 }  // namespace
 
-TEST_CASE("check_command finds commands as execvp would", "[process]") {
-  CHECK(check_command({"sh", "-c", "true"}).ok());
-  CHECK(check_command({"/bin/sh"}).ok());
-  auto missing = check_command({"/nonexistent/ipctk-command"});
+namespace {
+
+/// The command, found; REQUIREs that it is.
+Command found(const std::vector<std::string>& argv) {
+  auto c = find_command(argv);
+  REQUIRE(c.ok());
+  return *c;
+}
+
+}  // namespace
+
+TEST_CASE("find_command finds commands as execvp would", "[process]") {
+  auto sh = find_command({"sh", "-c", "true"});
+  REQUIRE(sh.ok());
+  CHECK(sh->path.ends_with("/sh"));
+  CHECK(access(sh->path.c_str(), X_OK) == 0);
+  CHECK(sh->argv == std::vector<std::string>{"sh", "-c", "true"});
+  CHECK(find_command({"/bin/sh"})->path == "/bin/sh");
+  auto missing = find_command({"/nonexistent/ipctk-command"});
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().code() == "ENOENT");
   CHECK(missing.error().exit_status == kExitCommandNotFound);
-  auto not_in_path = check_command({"ipctk-no-such-command-here"});
+  auto not_in_path = find_command({"ipctk-no-such-command-here"});
   REQUIRE_FALSE(not_in_path.ok());
   CHECK(not_in_path.error().exit_status == kExitCommandNotFound);
-  auto directory = check_command({"/tmp"});
+  auto directory = find_command({"/tmp"});
   REQUIRE_FALSE(directory.ok());
   CHECK(directory.error().code() == "EACCES");
   CHECK(directory.error().exit_status == kExitCannotExec);
-  CHECK(check_command({}).error().exit_status == kExitUsage);
+  CHECK(find_command({}).error().exit_status == kExitUsage);
 }
 
 TEST_CASE("run_command returns the command's status", "[process]") {
   SignalCatcher signals;
   REQUIRE(signals.ok());
-  CHECK(*run_command(signals, {"sh", "-c", "exit 0"}) == 0);
-  CHECK(*run_command(signals, {"sh", "-c", "exit 7"}) == 7);
+  CHECK(*run_command(signals, found({"sh", "-c", "exit 0"})) == 0);
+  CHECK(*run_command(signals, found({"sh", "-c", "exit 7"})) == 7);
   // Killed by a signal: 128 + the signal, as a shell reports it.
-  CHECK(*run_command(signals, {"sh", "-c", "kill -TERM $$"}) == 128 + SIGTERM);
-  auto bad = run_command(signals, {"/nonexistent/ipctk-command"});
+  CHECK(*run_command(signals, found({"sh", "-c", "kill -TERM $$"})) ==
+        128 + SIGTERM);
+  // Gone between finding and running it.
+  auto bad = run_command(signals, {"/nonexistent/ipctk-command",
+                                   {"ipctk-command"}});
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().exit_status == kExitCommandNotFound);
+}
+
+TEST_CASE("a file without #! runs under /bin/sh, as execvp runs it",
+          "[process]") {
+  char dir[] = "/tmp/ipctk-process-test-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  std::string script = std::string(dir) + "/script";
+  FILE* f = std::fopen(script.c_str(), "w");
+  REQUIRE(f != nullptr);
+  std::fputs("exit $(( $# + 4 ))\n", f);
+  std::fclose(f);
+  REQUIRE(chmod(script.c_str(), 0700) == 0);
+  SignalCatcher signals;
+  REQUIRE(signals.ok());
+  auto ran = run_command(signals, found({script, "a", "b"}));
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    (void)exec_command(found({script, "a"}));
+    _exit(100);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  unlink(script.c_str());
+  rmdir(dir);
+  REQUIRE(ran.ok());
+  CHECK(*ran == 6);
+  CHECK(WEXITSTATUS(status) == 5);
 }
 
 TEST_CASE("run_command passes on a signal sent to the tool", "[process]") {
@@ -73,7 +124,7 @@ TEST_CASE("run_command passes on a signal sent to the tool", "[process]") {
     _exit(0);
   }
   double start = now();
-  auto status = run_command(signals, {"sleep", "30"});
+  auto status = run_command(signals, found({"sleep", "30"}));
   waitpid(killer, nullptr, 0);
   REQUIRE(status.ok());
   CHECK(*status == 128 + SIGTERM);
@@ -140,17 +191,18 @@ TEST_CASE("exec_command replaces the process, or says why it cannot",
   pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    Error e = exec_command({"sh", "-c", "exit 7"});
+    Error e = exec_command(found({"sh", "-c", "exit 7"}));
     _exit(e.exit_status == kExitCannotExec ? 100 : 101);
   }
   int status = 0;
   REQUIRE(waitpid(child, &status, 0) == child);
   CHECK(WEXITSTATUS(status) == 7);
   // Only the failure returns; no fork is needed to see it.
-  Error missing = exec_command({"/nonexistent/ipctk-no-such-command"});
+  Error missing = exec_command({"/nonexistent/ipctk-no-such-command",
+                                {"/nonexistent/ipctk-no-such-command"}});
   CHECK(missing.err == ENOENT);
   CHECK(missing.exit_status == kExitCommandNotFound);
-  Error not_exec = exec_command({"/etc/passwd"});
+  Error not_exec = exec_command({"/etc/passwd", {"/etc/passwd"}});
   CHECK(not_exec.err == EACCES);
   CHECK(not_exec.exit_status == kExitCannotExec);
 }
