@@ -314,7 +314,11 @@ Result<Outcome> lock_lock_command(const LockLockArgs& a, const Context& ctx) {
   if (with_command) {
     // This process becomes the command (exec): the lock is its, and is
     // free the moment it ends, however it ends.
-    owner = self_owner();
+    // Looked up, not self_owner(): without a start time the lock would
+    // look free the moment it is taken.
+    auto self = owner_of(getpid());
+    if (!self) return self.error();
+    owner = *self;
     owner.until_exit = true;
   } else {
     pid_t pid = getppid();
@@ -412,7 +416,9 @@ Result<Outcome> lock_unlock_command(const LockUnlockArgs& a, const Context&) {
                    "--force releases it anyway", kExitFailed};
     }
   }
-  auto done = m.unlock(*id);
+  // The owner looked at above, and only that one: a lock released and
+  // taken by another meanwhile is the new holder's.
+  auto done = m.release(*id, *before->owner);
   if (!done) return done.error();
   Json doc;
   doc["id"] = *id;

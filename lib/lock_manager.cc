@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <semaphore.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -97,6 +98,9 @@ Error interrupted(int sig, uint64_t id) {
 /// How long a waiter for a holder's exit sleeps before it looks at the lock
 /// again (it may be force-released meanwhile, which does not wake it).
 constexpr double kExitWaitSlice = 0.1;
+/// The longest sleep on the semaphore, and the one with --steal-stale.
+constexpr double kSleepSlice = 0.5;
+constexpr double kStealSlice = 0.1;
 
 /// Sleeps until `holder` exits or `until` (CLOCK_MONOTONIC seconds) comes,
 /// whichever is first; a caught signal ends it early too.
@@ -145,6 +149,9 @@ Result<Owner> owner_of(pid_t pid) {
 }
 
 const Owner& self_owner() {
+  // Without /proc the start time is unknown (0): such an owner is never
+  // seen alive, so callers that need it alive (lock -- COMMAND) use
+  // owner_of, which fails instead.
   static const Owner self = [] {
     auto o = owner_of(getpid());
     return o ? *o : Owner{getpid(), 0};
@@ -154,7 +161,15 @@ const Owner& self_owner() {
 
 bool owner_alive(const Owner& owner) {
   auto start = process_start_time(owner.pid);
-  return start && (*start & kOwnerStartMask) == owner.start;
+  if (start) return (*start & kOwnerStartMask) == owner.start;
+  // No start time: a zombie or no such process, or one this caller cannot
+  // see in /proc (hidepid) or read (out of descriptors). Only a process
+  // that does not exist is gone; the others are given the benefit of the
+  // doubt, so that no lock is taken over from a live holder.
+  if (kill(owner.pid, 0) == 0 || errno == EPERM) {
+    return !process_is_zombie(owner.pid);
+  }
+  return false;
 }
 
 std::string LockManager::hint_command(const std::string& words) const {
@@ -285,26 +300,35 @@ Status LockManager::lock_slow(uint64_t id, const Owner& owner,
   };
   double deadline = wait.timeout ? monotonic_seconds() + *wait.timeout : 0;
   // Counted in `waiters` from the first sleep on, so that a release wakes
-  // us; uncounted however the wait ends. A waiter killed while counted
-  // leaves the count one too high: releases then post a wake-up nobody
-  // needs (at most one is ever pending), which costs a spurious wake, not
-  // a lost one.
+  // us; uncounted however the wait ends. One that gives up (a timeout, a
+  // signal) may have taken the wake-up a release meant for all: it passes
+  // one on if others wait. A waiter killed while counted leaves the count
+  // one too high (releases then post wake-ups nobody needs: spurious
+  // wakes), and one killed holding a wake-up leaves the others to their
+  // next look, which every sleep has within kSleepSlice.
   struct Counted {
+    uint64_t id = 0;
     LockSlot* slot = nullptr;
+    bool taken = false;
     ~Counted() {
-      if (slot != nullptr) slot->waiters.fetch_sub(1);
+      if (slot == nullptr) return;
+      if (slot->waiters.fetch_sub(1) > 1 && !taken) (void)wake_waiter(id, slot);
     }
   } counted;
+  auto got_it = [&] {
+    counted.taken = true;
+    return Status(Ok{});
+  };
   for (;;) {
     int sig = wait.interrupts != nullptr ? wait.interrupts->caught() : 0;
     if (sig != 0) return interrupted(sig, id);
-    if (take() || take_ended()) return Ok{};
+    if (take() || take_ended()) return got_it();
     if (wait.steal_stale) {
       auto s = steal_if_stale(id, owner);
       if (!s) return s.error();
       if (*s) {
         if (stole != nullptr) *stole = true;
-        return Ok{};
+        return got_it();
       }
     }
     if (wait.nowait)
@@ -320,6 +344,7 @@ Status LockManager::lock_slow(uint64_t id, const Owner& owner,
     if (counted.slot == nullptr) {
       // Counted before the next try, which a release after this sees.
       slot->waiters.fetch_add(1);
+      counted.id = id;
       counted.slot = slot;
       continue;
     }
@@ -331,20 +356,21 @@ Status LockManager::lock_slow(uint64_t id, const Owner& owner,
       if (auto s = wait_for_exit(*holder, until); !s) return s;
       continue;
     }
-    int rc;
-    if (wait.timeout || wait.steal_stale) {
-      // With --steal-stale the wait wakes up now and then to look at the
-      // owner: a holder that dies while we wait never releases.
-      double until = wait.timeout ? deadline : monotonic_seconds() + 0.1;
-      if (wait.steal_stale) until = std::min(until, monotonic_seconds() + 0.1);
-      struct timespec ts = to_timespec(until);
-      rc = sem_clockwait(&slot->sem, CLOCK_MONOTONIC, &ts);
-    } else {
-      rc = sem_wait(&slot->sem);
-    }
+    // Every sleep ends within a slice, to look at the lock again: a holder
+    // that dies never releases (--steal-stale looks often), a holder that
+    // the lock ends with may have taken it over meanwhile, and a wake-up
+    // can be lost with its waiter.
+    double until =
+        monotonic_seconds() + (wait.steal_stale ? kStealSlice : kSleepSlice);
+    if (wait.timeout) until = std::min(until, deadline);
+    struct timespec ts = to_timespec(until);
+    int rc = sem_clockwait(&slot->sem, CLOCK_MONOTONIC, &ts);
     if (rc != 0 && errno != EINTR && errno != ETIMEDOUT)
-      return sys_error("sem_wait", errno, lock_text(id));
+      return sys_error("sem_clockwait", errno, lock_text(id));
     // Woken, timed out or interrupted: the checks above say which matters.
+    // The fence pairs with the one in wake_waiter: a wake-up taken here is
+    // ordered before the look at the owner word.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
   }
 }
 
@@ -386,11 +412,13 @@ Status LockManager::unlock_slow(uint64_t id) {
     bool ended = current && current->until_exit && !owner_alive(*current);
     // Lost to a steal or another release meanwhile: look again.
     if (!slot->owner.compare_exchange_strong(word, 0)) continue;
-    if (ended)  // cleared, as the next lock would have done
+    if (ended) {  // cleared, as the next lock would have done
+      if (slot->waiters.load() != 0) (void)wake_waiter(id, slot);
       return Error{"unlock", EBUSY,
                    lock_text(id) + " is not locked: the command that held it "
                                    "has ended",
                    "", kExitFailed};
+    }
     if (slot->waiters.load() == 0) return Ok{};
     return wake_waiter(id, slot);
   }

@@ -88,13 +88,14 @@ struct SegmentHeader {
 /// only one releases, and taking over a dead owner's lock is one more swap.
 /// The process-shared semaphore is where waiters sleep: a release posts it
 /// when `waiters` says someone waits and no wake-up is pending, so its
-/// value stays 0 or 1 and any process may post it.
+/// value stays small (two releases at once may both post), and any
+/// process may post it.
 struct alignas(64) LockSlot {
   std::atomic<uint64_t> owner;      // 0 free, else pack_owner() of the holder
   std::atomic<int64_t> since_ns;    // CLOCK_REALTIME when it was taken
   std::atomic<uint32_t> waiters;    // processes blocked in lock() on it
   uint32_t reserved;
-  sem_t sem;                        // wake-ups for waiters, 0 or 1
+  sem_t sem;                        // wake-ups for waiters
 };
 static_assert(sizeof(LockSlot) == 64);
 static_assert(std::atomic<uint64_t>::is_always_lock_free);

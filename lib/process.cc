@@ -210,17 +210,35 @@ std::optional<uint64_t> parse_stat_start_time(std::string_view stat) {
   return std::nullopt;
 }
 
-std::optional<uint64_t> process_start_time(pid_t pid) {
-  if (pid <= 0) return std::nullopt;
+namespace {
+
+/// /proc/PID/stat into `buf`; its length, or 0.
+size_t read_stat(pid_t pid, char (&buf)[1024]) {
+  if (pid <= 0) return 0;
   char path[32];
   std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  char buf[1024];
+  if (fd < 0) return 0;
   ssize_t n = read(fd, buf, sizeof buf - 1);
   close(fd);
-  if (n <= 0) return std::nullopt;
-  return parse_stat_start_time(std::string_view(buf, static_cast<size_t>(n)));
+  return n > 0 ? static_cast<size_t>(n) : 0;
+}
+
+}  // namespace
+
+std::optional<uint64_t> process_start_time(pid_t pid) {
+  char buf[1024];
+  size_t n = read_stat(pid, buf);
+  if (n == 0) return std::nullopt;
+  return parse_stat_start_time(std::string_view(buf, n));
+}
+
+bool process_is_zombie(pid_t pid) {
+  char buf[1024];
+  std::string_view stat(buf, read_stat(pid, buf));
+  size_t close = stat.rfind(')');
+  return close != std::string_view::npos && close + 2 < stat.size() &&
+         stat[close + 2] == 'Z';
 }
 
 bool process_alive(pid_t pid, uint64_t start) {

@@ -70,6 +70,10 @@ std::optional<uint64_t> process_start_time(pid_t pid);
 /// hold spaces and parentheses, so fields are counted from its last ')').
 std::optional<uint64_t> parse_stat_start_time(std::string_view stat);
 
+/// Whether /proc/PID/stat says the process is a zombie (false when it
+/// cannot be read).
+bool process_is_zombie(pid_t pid);
+
 /// Whether the process `pid` that started at `start` still exists (a
 /// zombie counts as gone: it holds nothing any more).
 bool process_alive(pid_t pid, uint64_t start);
