@@ -1,6 +1,6 @@
 // Kernel text: /proc/sysvipc/shm and /proc/sysvipc/sem (what list, and
-// stat of an object the caller cannot read, parse) and /proc/PID/stat
-// (the owner checks of shmctl-lock). Another kernel, or a file system
+// stat of an object the caller cannot read, parse), /proc/PID/stat (the
+// owner checks of shmctl-lock) and /proc/meminfo (the huge page size). Another kernel, or a file system
 // mounted over /proc, may hand over anything. The first byte picks (see
 // kParsers).
 
@@ -19,8 +19,9 @@ using namespace ipctk::fuzz;
 
 namespace {
 
-// m: /proc/sysvipc/shm, s: /proc/sysvipc/sem, p: /proc/PID/stat.
-constexpr std::string_view kParsers = "msp";
+// m: /proc/sysvipc/shm, s: /proc/sysvipc/sem, p: /proc/PID/stat,
+// h: /proc/meminfo.
+constexpr std::string_view kParsers = "msph";
 
 /// The lines after the first that hold a field: each must be a row.
 size_t data_lines(std::string_view text) {
@@ -63,6 +64,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       // Field 22 comes after the last ')'.
       check(!start || text.rfind(')') != std::string_view::npos,
             "a start time comes after the command name");
+      break;
+    }
+    case 3: {
+      auto huge = parse_huge_page_size(text);
+      check(!huge || (*huge != 0 && *huge % 1024 == 0),
+            "a huge page size is a non-zero number of KiB");
       break;
     }
   }
