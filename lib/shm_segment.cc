@@ -9,7 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
+#include <charconv>
 #include <cstring>
 #include <string>
 
@@ -248,19 +248,32 @@ uint64_t page_size() {
 }
 
 uint64_t huge_page_size() {
-  uint64_t kib = 0;
-  if (FILE* f = std::fopen("/proc/meminfo", "re")) {
-    char line[256];
-    while (std::fgets(line, sizeof line, f) != nullptr) {
-      unsigned long long v = 0;
-      if (std::sscanf(line, "Hugepagesize: %llu kB", &v) == 1) {
-        kib = v;
-        break;
-      }
-    }
-    std::fclose(f);
+  auto text = read_whole_file("/proc/meminfo");
+  std::optional<uint64_t> size;
+  if (text) size = parse_huge_page_size(*text);
+  return size.value_or(uint64_t{2} << 20);
+}
+
+std::optional<uint64_t> parse_huge_page_size(std::string_view meminfo) {
+  static constexpr std::string_view kField = "Hugepagesize:";
+  size_t at = 0;
+  for (;; at += kField.size()) {
+    at = meminfo.find(kField, at);
+    if (at == std::string_view::npos) return std::nullopt;
+    if (at == 0 || meminfo[at - 1] == '\n') break;
   }
-  return kib != 0 ? kib * 1024 : 2u << 20;
+  std::string_view rest = meminfo.substr(at + kField.size());
+  size_t digits = rest.find_first_not_of(' ');
+  if (digits == std::string_view::npos) return std::nullopt;
+  rest.remove_prefix(digits);
+  // from_chars, unlike sscanf's %llu, takes no sign: "-1" is not a size.
+  uint64_t kib = 0;
+  auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), kib);
+  if (ec != std::errc() || kib == 0 || kib > UINT64_MAX / 1024)
+    return std::nullopt;
+  std::string_view unit = rest.substr(static_cast<size_t>(end - rest.data()));
+  if (unit != " kB" && unit.substr(0, 4) != " kB\n") return std::nullopt;
+  return kib * 1024;
 }
 
 uint64_t effective_size(uint64_t size, bool hugetlb) {

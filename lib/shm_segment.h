@@ -80,6 +80,10 @@ Status shm_lock(int id, bool lock);
 uint64_t page_size();
 /// The default huge page size from /proc/meminfo, or 2 MiB if unknown.
 uint64_t huge_page_size();
+/// The size in bytes that the text of /proc/meminfo gives on its
+/// "Hugepagesize:   2048 kB" line; none when the line is missing or
+/// malformed, or gives 0 or more bytes than 64 bits hold.
+std::optional<uint64_t> parse_huge_page_size(std::string_view meminfo);
 /// `size` rounded up to whole pages (huge pages for hugetlb segments).
 uint64_t effective_size(uint64_t size, bool hugetlb);
 

@@ -50,6 +50,29 @@ TEST_CASE("effective_size rounds up to pages", "[shm]") {
   CHECK(effective_size(1, true) == huge_page_size());
 }
 
+TEST_CASE("parse_huge_page_size reads /proc/meminfo's line", "[shm]") {
+  const std::string meminfo =
+      "MemTotal:       24684000 kB\n"
+      "HugePages_Total:       0\n"
+      "Hugepagesize:       2048 kB\n"
+      "Hugetlb:               0 kB\n";
+  CHECK(parse_huge_page_size(meminfo) == uint64_t{2} << 20);
+  CHECK(parse_huge_page_size("Hugepagesize: 1048576 kB") == uint64_t{1} << 30);
+  CHECK_FALSE(parse_huge_page_size("MemTotal: 1 kB\n").has_value());
+  CHECK_FALSE(parse_huge_page_size("").has_value());
+  CHECK_FALSE(parse_huge_page_size("XHugepagesize: 2048 kB\n").has_value());
+  CHECK_FALSE(parse_huge_page_size("Hugepagesize: 0 kB\n").has_value());
+  CHECK_FALSE(parse_huge_page_size("Hugepagesize: 2048 MB\n").has_value());
+  CHECK_FALSE(parse_huge_page_size("Hugepagesize: 2048\n").has_value());
+  // sscanf's %llu took "-1" as 2^64 - 1 and the size wrapped; 2^54 KiB
+  // wrapped to 0 bytes.
+  CHECK_FALSE(parse_huge_page_size("Hugepagesize: -1 kB\n").has_value());
+  CHECK_FALSE(
+      parse_huge_page_size("Hugepagesize: 18014398509481984 kB\n").has_value());
+  CHECK(parse_huge_page_size("Hugepagesize: 18014398509481983 kB\n") ==
+        uint64_t{18014398509481983} * 1024);
+}
+
 TEST_CASE("create with a key: EXCL, reopen, created flag", "[shm][ipc]") {
   key_t key = 0x7d000000 | (getpid() & 0xffffff);
   auto first = shm_create({key, 4096, 0600, true, false, false});
