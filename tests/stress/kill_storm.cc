@@ -184,7 +184,10 @@ struct Config {
   double seconds = 20;
   uint64_t seed = 0;
   double kill_interval_ms = 15;  // the mean; each interval is uniform in 0..2x
-  uint64_t locks = 1024;
+  /// 0: 1024 + 16 per second of storm. Kills inside allocate() and free()
+  /// leave ids allocated that nobody will free (some 5 a second at the
+  /// default rate); a longer storm needs the room.
+  uint64_t locks = 0;
   int guarded = 8;
   std::string path;
 };
@@ -203,7 +206,8 @@ void sleep_us(uint64_t us) {
   }
 }
 
-void violation(Shared* sh, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+void violation(Shared* sh, const char* fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void violation(Shared* sh, const char* fmt, ...) {
   sh->violations.fetch_add(1);
   int expected = 0;
@@ -509,6 +513,7 @@ struct KillFigures {
   uint64_t pending_after_write = 0;   // its journal pending, counter written
   uint64_t holding_other = 0;     // holding a lock of an id it allocated
   uint64_t holding_bitmap_mutex = 0;
+  uint64_t owner_died_seen = 0;   // of those, the mutex seen marked after the kill
   uint64_t allocating = 0;        // between intent and record: in allocate()
   uint64_t freeing = 0;
   uint64_t idle = 0;              // none of the above
@@ -520,6 +525,7 @@ struct KillFigures {
             {"section_pending_after_write", pending_after_write},
             {"holding_other_lock", holding_other},
             {"holding_bitmap_mutex", holding_bitmap_mutex},
+            {"bitmap_mutex_seen_owner_dead", owner_died_seen},
             {"allocating", allocating},
             {"freeing", freeing},
             {"elsewhere", idle}};
@@ -584,6 +590,7 @@ class Storm {
   uint64_t incarnations_ = 0;
   uint64_t restarts_ = 0;
   uint64_t unexpected_exits_ = 0;
+  std::vector<char> held_mutex_;  // per slot: when looked at, held the mutex
   uint64_t burst_victims_ = 0;  // kills of a worker picked in a burst
   uint64_t allowances_ = 0;     // killed with an allocating intent, unrecorded
   std::vector<uint64_t> limbo_; // killed freeing these, after forgetting them
@@ -601,7 +608,8 @@ bool Storm::setup() {
   }
   path_ = *parsed;
   std::string unlink_path =
-      path_.placement == ipctk::Placement::kShm ? "/dev/shm" + path_.name : path_.name;
+      path_.placement == ipctk::Placement::kShm ? "/dev/shm" + path_.name
+                                                : path_.name;
   std::snprintf(g_unlink_path, sizeof g_unlink_path, "%s", unlink_path.c_str());
   struct sigaction sa = {};
   sa.sa_handler = on_stop_signal;
@@ -646,6 +654,7 @@ bool Storm::setup() {
     for (auto& h : r.held) h.store(0);
   pids_.assign(static_cast<size_t>(cfg_.workers), 0);
   owners_.assign(static_cast<size_t>(cfg_.workers), Owner{});
+  held_mutex_.assign(static_cast<size_t>(cfg_.workers), 0);
   return true;
 }
 
@@ -711,13 +720,16 @@ void Storm::inspect(int w, KillFigures& f) {
       }
     }
   }
-  for (uint64_t id = static_cast<uint64_t>(cfg_.guarded); id < seg.lock_count(); ++id)
+  const uint64_t first = static_cast<uint64_t>(cfg_.guarded);
+  for (uint64_t id = first; id < seg.lock_count(); ++id)
     if (seg.slot(id)->owner.load() == word) {
       ++f.holding_other;
       busy = true;
       break;
     }
-  if ((mutex_word(seg) & 0x3fffffff) == static_cast<uint32_t>(o.pid)) {
+  bool held = (mutex_word(seg) & 0x3fffffff) == static_cast<uint32_t>(o.pid);
+  held_mutex_[static_cast<size_t>(w)] = held;
+  if (held) {
     ++f.holding_bitmap_mutex;
     busy = true;
   }
@@ -754,6 +766,7 @@ void Storm::kill_worker(int w, bool restart, KillFigures& f, bool stopped) {
   if (pid <= 0) return;
   int status = 0;
   bool gone = false;
+  if (!stopped) held_mutex_[static_cast<size_t>(w)] = 0;
   // A second SIGSTOP to a stopped process is not reported again.
   if (!stopped && kill(pid, SIGSTOP) == 0 &&
       waitpid(pid, &status, WUNTRACED) == pid) {
@@ -771,6 +784,12 @@ void Storm::kill_worker(int w, bool restart, KillFigures& f, bool stopped) {
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
   }
+  // The kernel marks a robust mutex its dead owner held: the next locker
+  // gets EOWNERDEAD and repairs. Seen here unless a worker waiting for the
+  // mutex got there first.
+  if (held_mutex_[static_cast<size_t>(w)] &&
+      (mutex_word(*seg_) & 0x40000000) != 0)
+    ++f.owner_died_seen;
   ++f.kills;
   dead_.insert(ipctk::pack_owner(owners_[static_cast<size_t>(w)]));
   pids_[static_cast<size_t>(w)] = 0;
@@ -947,7 +966,7 @@ void Storm::check_bitmap(LockManager& m, const LockSegment& seg,
 void Storm::final_checks(nlohmann::ordered_json& out) {
   // Every worker stopped where it was, and looked at.
   for (int w = 0; w < cfg_.workers; ++w)
-    if (pids_[static_cast<size_t>(w)] > 0) kill(pids_[static_cast<size_t>(w)], SIGSTOP);
+    if (pid_t pid = pids_[static_cast<size_t>(w)]; pid > 0) kill(pid, SIGSTOP);
   std::set<uint64_t> live;
   for (int w = 0; w < cfg_.workers; ++w) {
     pid_t pid = pids_[static_cast<size_t>(w)];
@@ -1048,7 +1067,8 @@ void Storm::final_checks(nlohmann::ordered_json& out) {
     if (!released) fail("release of recovered lock: " + released.error().message);
     ++recovered_guarded;
   }
-  for (uint64_t id = static_cast<uint64_t>(cfg_.guarded); id < seg.lock_count(); ++id) {
+  const uint64_t first = static_cast<uint64_t>(cfg_.guarded);
+  for (uint64_t id = first; id < seg.lock_count(); ++id) {
     auto st = m.state(id);
     if (!st || !st->locked) continue;
     auto released = m.release(id, *st->owner);
@@ -1119,7 +1139,8 @@ int Storm::run() {
   if (!setup()) return 1;
   for (int w = 0; w < cfg_.workers; ++w) spawn(w);
   double end = t0 + cfg_.seconds;
-  std::uniform_real_distribution<double> interval(0, 2 * cfg_.kill_interval_ms * 1000);
+  std::uniform_real_distribution<double> interval(
+      0, 2 * cfg_.kill_interval_ms * 1000);
   while (ipctk::monotonic_seconds() < end && failures_.size() < 20) {
     sleep_us(static_cast<uint64_t>(interval(rng_)));
     reap_unexpected();
@@ -1156,6 +1177,8 @@ int Storm::run() {
   out["alloc_enospc"] = s.enospc.load();
   out["frees"] = s.frees.load();
   out["own_lock_cycles"] = s.own_locks.load();
+  // Each kill of a worker holding the bitmap mutex is one EOWNERDEAD and
+  // repair for the next locker (at the end: for check_bitmap).
   out["robust_mutex_recoveries"] =
       storm_.holding_bitmap_mutex + end_.holding_bitmap_mutex;
   for (auto& [k, v] : checks.items()) out[k] = v;
@@ -1220,6 +1243,8 @@ Config parse_args(int argc, char** argv) {
       usage(("unknown option " + a).c_str());
     }
   }
+  if (cfg.locks == 0)
+    cfg.locks = 1024 + 16 * static_cast<uint64_t>(std::ceil(cfg.seconds));
   if (!seeded) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
