@@ -17,6 +17,12 @@
 //     allocation is the lowest free id, and allocate and free still work
 //     (the robust mutex recovered from workers killed while holding it).
 //
+// The workers check as they go, too: a lock they take holds no other
+// section pending (after a steal's reconcile), their release() finds the
+// lock still theirs, free() finds their id allocated, allocate() never
+// gives an id another worker holds, a lock of an id they hold is never
+// busy; and any error but a timeout is one of these violations.
+//
 //   kill_storm [--workers N] [--seconds S] [--seed X] [--kill-interval-ms M]
 //              [--locks N] [--guarded G] [--path P]
 //
