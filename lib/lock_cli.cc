@@ -436,8 +436,13 @@ Result<Outcome> lock_lock_command(const LockLockArgs& a, const Context& ctx) {
 
   auto printed = print_document(doc, ctx.pretty);
   if (!printed) {
-    (void)m.release(*id, owner);
-    return printed.error();
+    auto back = m.release(*id, owner);
+    Error e = printed.error();
+    e.hint = "lock " + std::to_string(*id) + " was taken and " +
+             (back ? "released again" : "could not be released again: " +
+                                            back.error().message) +
+             "; the command was not run";
+    return e;
   }
   // exec, not fork: the command is the owner recorded, so the lock is held
   // exactly as long as it runs (a SIGKILL included), signals reach it

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "ipc_perm.h"
 #include "parse.h"
 #include "process.h"
 #include "sem_set.h"
@@ -127,6 +128,26 @@ Result<Outcome> run_ops(const OpRun& run, const Context& ctx) {
   if (info) {
     auto fits = sem_check_ops(run.ops, *info);
     if (!fits) return fits.error();
+  }
+  if (undo) {
+    // Linux gives a process its undo record for the set before it checks
+    // the call, and the exit of a process that has one stamps the set's
+    // otime (exit_sem): a refused semop with undo would still change the
+    // set. So what can be checked ahead is: the permission (from /proc when
+    // the set cannot be read) and the semaphore numbers.
+    auto seen = info ? Result<SemInfo>(*info) : sem_describe(*id);
+    if (!seen) return seen.error();
+    auto fits = sem_check_ops(run.ops, *seen);
+    if (!fits) return fits.error();
+    bool alter = false;  // as semop decides: any change needs alter
+    for (const SemOpSpec& op : run.ops) alter = alter || op.delta != 0;
+    if (!ipc_allows(seen->uid, seen->cuid, seen->gid, seen->cgid, seen->mode,
+                    alter ? kIpcWrite : kIpcRead))
+      return sys_error("semop", EACCES, sem_text(*id),
+                       alter ? "the set's mode does not let this caller "
+                               "alter it"
+                             : "the set's mode does not let this caller "
+                               "read it");
   }
   {
     // Handlers only where the call can wait: adding to a semaphore, and

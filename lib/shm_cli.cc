@@ -159,7 +159,12 @@ Result<Outcome> shm_attach_command(const ShmAttachArgs& a, const Context& ctx) {
                  : seconds            ? "deadline"
                                       : "stdin";
   auto printed = print_document(doc, ctx.pretty);
-  if (!printed) return printed.error();
+  if (!printed) {
+    Error e = printed.error();
+    e.hint = std::string("it was detached again") +
+             (ctx.command.empty() ? "" : "; the command was not run");
+    return e;  // the attachment ends with `att`
+  }
   Result<int> status = !ctx.command.empty()
                            ? run_command(signals, command)
                        : seconds ? hold(signals, HoldUntil::kDeadline, *seconds)
