@@ -55,6 +55,15 @@ PYTHON = "/usr/bin/python3"
 
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
 
+
+def default_signals():
+    """preexec_fn: the signals sent here get their default action in the
+    child, even when this test runs where they are ignored (a background
+    job of a shell ignores SIGINT and SIGQUIT, and its children inherit
+    that; sysv-sem and shmctl-lock keep an ignored signal ignored)."""
+    for sig in SIGNALS + [signal.SIGQUIT]:
+        signal.signal(sig, signal.SIG_DFL)
+
 # Header: slots_offset u64 @48; a slot is 64 bytes, its waiter count a u32
 # @16 (lib/lock_segment.h).
 SLOTS_OFFSET_AT = 48
@@ -268,7 +277,7 @@ class SignalTest(FaultTestCase):
                         if command:
                             argv += ["--"] + [w.format(flag=flag)
                                               for w in command]
-                        waiter = self.spawn(argv)
+                        waiter = self.spawn(argv, preexec_fn=default_signals)
                         self.wait_until(lambda: slot_waiters(path, 2) == 1,
                                         "the locker waits")
                         waiter.send_signal(sig)
@@ -310,7 +319,8 @@ class SignalTest(FaultTestCase):
                     otime = sem_row(semid)["otime"]
                     flag = os.path.join(self.tmp, "ran-%d" % sig)
                     args = [a.format(id=semid, flag=flag) for a in argv]
-                    waiter = self.spawn([SEM] + args)
+                    waiter = self.spawn([SEM] + args,
+                                        preexec_fn=default_signals)
                     num = 1 if counter == "zcnt" else 0
                     self.wait_until(
                         lambda: self.sem_state(semid)[0][num][counter] == 1,
@@ -345,13 +355,15 @@ class SignalTest(FaultTestCase):
         shmid = self.track_shm(self.assertOk(r)["id"])
         run_tool(SHM, "write", shmid, "--data", "kept as it is")
         content = segment_bytes(shmid)
-        keeper = self.spawn([SHM, "attach", shmid, "--hold", 300])
+        keeper = self.spawn([SHM, "attach", shmid, "--hold", 300],
+                            preexec_fn=default_signals)
         self.assertEqual(json.loads(read_line(keeper))["nattch"], 1)
         for name, flags in ATTACH_HOLDS:
             for sig in SIGNALS:
                 with self.subTest(hold=name, signal=sig.name):
                     holder = self.spawn([SHM, "attach", shmid] + flags,
-                                        stdin=subprocess.PIPE)
+                                        stdin=subprocess.PIPE,
+                                        preexec_fn=default_signals)
                     doc = json.loads(read_line(holder))
                     self.assertEqual(doc["nattch"], 2)
                     if "--" in flags:
@@ -417,7 +429,8 @@ class RemovalTest(FaultTestCase):
         r = run_tool(SHM, "create", "--size", 8192, "--key", hex(key),
                      "--excl")
         shmid = self.track_shm(self.assertOk(r)["id"])
-        holder = self.spawn([SHM, "attach", shmid, "--hold", 300])
+        holder = self.spawn([SHM, "attach", shmid, "--hold", 300],
+                            preexec_fn=default_signals)
         self.assertEqual(json.loads(read_line(holder))["nattch"], 1)
         mine = sysv_ipc.attach(shmid)
         try:
