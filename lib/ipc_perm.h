@@ -17,6 +17,22 @@ namespace ipctk {
 /// wrapper). Root without the capability (a container) does not have it.
 bool has_sys_admin();
 
+/// The three permission bits of `mode` that apply to a caller who is the
+/// object's owner or creator (`owner`), or else in its group (`group`),
+/// or else anyone: the kernel's ipcperms() rule.
+unsigned ipc_granted(unsigned mode, bool owner, bool group);
+
+inline constexpr unsigned kIpcRead = 4;
+inline constexpr unsigned kIpcWrite = 2;  // write, or alter a semaphore
+
+/// Whether this process may read or write (`want`: kIpcRead, kIpcWrite)
+/// an object with these owners and mode, as the kernel decides it: its
+/// effective uid, effective gid and supplementary groups, or
+/// CAP_IPC_OWNER. For checking ahead of a call whose refusal would still
+/// leave a trace (see sysv-sem's undo operations).
+bool ipc_allows(uid_t uid, uid_t cuid, gid_t gid, gid_t cgid, unsigned mode,
+                unsigned want);
+
 /// EPERM unless the caller is the object's owner (`uid`) or creator
 /// (`cuid`), or has CAP_SYS_ADMIN: what IPC_RMID and IPC_SET require.
 /// `op` is the syscall ("shmctl"), `what` names the object ("segment 5").

@@ -16,8 +16,10 @@ using Json = nlohmann::ordered_json;
 
 /// Opens /dev/null on whichever of fds 0, 1 and 2 is closed, so that no
 /// descriptor the tool opens later (a signalfd, an input file) lands there
-/// and is taken for stdin or stdout. A closed stdout is remembered, and
-/// printing to it still fails (EBADF). Call first thing.
+/// and is taken for stdin or stdout. A closed stdout gets /dev/null opened
+/// read-only: every write to it (a document, a raw stream, status) still
+/// fails with EBADF, as it would have on the closed descriptor, and none
+/// can pass for success. Call first thing.
 void guard_standard_fds();
 
 /// Checks what went to std::cout (CLI11's --help and --version text): a
@@ -30,8 +32,18 @@ bool want_pretty(bool pretty_flag);
 
 /// Writes `doc` and a newline to stdout in one write(2) sequence. A closed
 /// stdout or a full device is an error; the caller must not report success
-/// after it.
+/// after it. SIGPIPE is held off during the write, so that a reader that
+/// has gone is an EPIPE error too and the caller can undo what it did
+/// before it ends (see end_if_stdout_broken).
 Status print_document(const Json& doc, bool pretty);
+
+/// After a document could not be written because its reader had gone
+/// (EPIPE) and the caller has cleaned up: if SIGPIPE has its default
+/// action (and is not blocked), ends the process with SIGPIPE, quietly, as
+/// it would have ended at the write itself (a shell reports 141), like any
+/// filter whose reader quit. Returns otherwise: with SIGPIPE ignored, the
+/// EPIPE error is for the caller to report.
+void end_if_stdout_broken();
 
 /// Like print_document, for a document whose last field is a string too
 /// large to build in memory: `doc` holds that field as "", and `fill`

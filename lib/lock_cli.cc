@@ -8,6 +8,7 @@
 #include <climits>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 
 #include "io.h"
@@ -22,17 +23,37 @@ namespace {
 
 Outcome document(Json doc) { return Outcome{std::move(doc), kExitOk}; }
 
+/// A document for a change that stays made if it cannot be printed: the
+/// error's hint then says so.
+Outcome changed(Json doc, std::string done) {
+  Outcome out{std::move(doc), kExitOk};
+  out.done = std::move(done);
+  return out;
+}
+
 /// The segment a command names: --path, or the default (which the first
 /// use of any command creates, race-free, with the default lock count).
-Result<LockSegment> open_segment(const std::string& path_text) {
-  bool given = !path_text.empty();
-  auto path = parse_segment_path(given ? path_text : default_segment_path());
+Result<LockSegment> open_segment(const LockSegmentArgs& a) {
+  bool given = !a.path.empty();
+  auto path = parse_segment_path(given ? a.path : default_segment_path());
   if (!path) return path.error();
-  if (given) return LockSegment::open(*path);
+  if (given) {
+    LockSegment::OpenOptions options;
+    options.any_owner = a.any_owner;
+    return LockSegment::open(*path, options);
+  }
   LockSegment::CreateOptions options;
   options.exist_ok = true;
   options.exact_locks = false;  // an existing default is used as it is
+  options.any_owner = a.any_owner;
   return LockSegment::create(*path, options, nullptr);
+}
+
+/// The segment on the heap, for an undo that outlives the command's frame.
+Result<std::shared_ptr<LockSegment>> open_shared(const LockSegmentArgs& a) {
+  auto seg = open_segment(a);
+  if (!seg) return seg.error();
+  return std::make_shared<LockSegment>(std::move(*seg));
 }
 
 Result<uint64_t> parse_lock_id(const std::string& text) {
@@ -146,6 +167,7 @@ Result<Outcome> lock_init_command(const LockInitArgs& a, const Context&) {
   options.mode = *mode;
   options.exist_ok = a.exist_ok;
   options.exact_locks = !a.locks.empty();
+  options.any_owner = a.any_owner;
   if (!a.locks.empty()) {
     auto n = parse_uint(a.locks, "--locks", kMaxLocks);
     if (!n) return n.error();
@@ -157,11 +179,24 @@ Result<Outcome> lock_init_command(const LockInitArgs& a, const Context&) {
   LockManager m(*seg);
   Json doc = segment_json(*seg, count(m));
   doc["created"] = created;
-  return document(std::move(doc));
+  Outcome out = document(std::move(doc));
+  // A segment this call made is removed again if its document is lost: the
+  // caller is told init failed. One that --exist-ok opened is left alone.
+  if (created) {
+    SegmentPath made = *path;
+    out.undo = [made]() -> std::string {
+      auto rm = LockSegment::remove(made);
+      if (!rm)
+        return made.name + ", which this call created, could not be removed "
+                           "again: " + rm.error().message;
+      return made.name + ", which this call created, was removed again";
+    };
+  }
+  return out;
 }
 
 Result<Outcome> lock_info_command(const LockPathArgs& a, const Context&) {
-  auto seg = open_segment(a.path);
+  auto seg = open_segment(a);
   if (!seg) return seg.error();
   LockManager m(*seg);
   return document(segment_json(*seg, count(m)));
@@ -170,7 +205,9 @@ Result<Outcome> lock_info_command(const LockPathArgs& a, const Context&) {
 Result<Outcome> lock_destroy_command(const LockDestroyArgs& a, const Context&) {
   auto path = parse_segment_path(a.path.empty() ? default_segment_path() : a.path);
   if (!path) return path.error();
-  auto seg = LockSegment::open(*path);
+  LockSegment::OpenOptions how;
+  how.any_owner = a.any_owner;
+  auto seg = LockSegment::open(*path, how);
   if (!seg) {
     // A segment that is not valid can still be removed, with --force, but
     // only if it is one: ours by its magic, or an empty start left by a
@@ -185,7 +222,7 @@ Result<Outcome> lock_destroy_command(const LockDestroyArgs& a, const Context&) {
     doc["backend"] = path->backend();
     doc["destroyed"] = true;
     doc["held"] = nullptr;
-    return document(std::move(doc));
+    return changed(std::move(doc), "it was removed all the same");
   }
   LockManager m(*seg);
   Totals t = count(m);
@@ -203,7 +240,7 @@ Result<Outcome> lock_destroy_command(const LockDestroyArgs& a, const Context&) {
   doc["backend"] = path->backend();
   doc["destroyed"] = true;
   doc["held"] = t.held;
-  return document(std::move(doc));
+  return changed(std::move(doc), "it was removed all the same");
 }
 
 Result<Outcome> lock_alloc_command(const LockAllocArgs& a, const Context&) {
@@ -213,9 +250,9 @@ Result<Outcome> lock_alloc_command(const LockAllocArgs& a, const Context&) {
     if (!id) return id.error();
     want = *id;
   }
-  auto seg = open_segment(a.path);
+  auto seg = open_shared(a);
   if (!seg) return seg.error();
-  LockManager m(*seg);
+  LockManager m(**seg);
   uint64_t id = 0;
   if (want) {
     auto made = m.allocate(*want);
@@ -231,8 +268,19 @@ Result<Outcome> lock_alloc_command(const LockAllocArgs& a, const Context&) {
   Json doc;
   doc["id"] = id;
   doc["allocated"] = *n;
-  doc["free"] = seg->lock_count() - *n;
-  return document(std::move(doc));
+  doc["free"] = (*seg)->lock_count() - *n;
+  Outcome out = document(std::move(doc));
+  // The caller would never learn which lock it was given: it is freed.
+  std::shared_ptr<LockSegment> held = *seg;
+  out.undo = [held, id]() -> std::string {
+    auto freed = LockManager(*held).free(id);
+    if (!freed)
+      return "lock " + std::to_string(id) + ", allocated by this call, "
+             "could not be freed again: " + freed.error().message;
+    return "lock " + std::to_string(id) +
+           ", allocated by this call, was freed again";
+  };
+  return out;
 }
 
 Result<Outcome> lock_free_command(const LockFreeArgs& a, const Context&) {
@@ -249,7 +297,7 @@ Result<Outcome> lock_free_command(const LockFreeArgs& a, const Context&) {
     if (!id) return id.error();
     ids.push_back(*id);
   }
-  auto seg = open_segment(a.path);
+  auto seg = open_segment(a);
   if (!seg) return seg.error();
   LockManager m(*seg);
   Json doc;
@@ -258,7 +306,7 @@ Result<Outcome> lock_free_command(const LockFreeArgs& a, const Context&) {
     if (!n) return n.error();
     doc["count"] = *n;
     doc["all"] = true;
-    return document(std::move(doc));
+    return changed(std::move(doc), "the locks were freed all the same");
   }
   // Every id is checked first, so that a bad one frees nothing.
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -280,7 +328,7 @@ Result<Outcome> lock_free_command(const LockFreeArgs& a, const Context&) {
   }
   doc["count"] = ids.size();
   doc["freed"] = std::move(freed);
-  return document(std::move(doc));
+  return changed(std::move(doc), "the locks were freed all the same");
 }
 
 Result<Outcome> lock_lock_command(const LockLockArgs& a, const Context& ctx) {
@@ -338,9 +386,9 @@ Result<Outcome> lock_lock_command(const LockLockArgs& a, const Context& ctx) {
     if (!found) return found.error();
     command = std::move(*found);
   }
-  auto seg = open_segment(a.path);
+  auto seg = open_shared(a);
   if (!seg) return seg.error();
-  LockManager m(*seg);
+  LockManager m(**seg);
   bool stole = false;
   {
     InterruptCatcher interrupts;
@@ -364,17 +412,37 @@ Result<Outcome> lock_lock_command(const LockLockArgs& a, const Context& ctx) {
   }
   Json doc;
   doc["id"] = *id;
-  doc["path"] = seg->path().name;
+  doc["path"] = (*seg)->path().name;
   doc["owner_pid"] = owner.pid;
   doc["stolen"] = stole;
   doc["since"] = m.held_since_ns(*id) / 1000000000;
   doc["until"] = with_command ? "command" : "unlock";
-  if (!with_command) return document(std::move(doc));
+  if (!with_command) {
+    Outcome out = document(std::move(doc));
+    // A caller told "lock failed" would never unlock: it is given back.
+    std::shared_ptr<LockSegment> held = *seg;
+    uint64_t lock_id = *id;
+    out.undo = [held, lock_id, owner]() -> std::string {
+      auto back = LockManager(*held).release(lock_id, owner);
+      if (!back)
+        return "lock " + std::to_string(lock_id) +
+               " was taken and could not be released again: " +
+               back.error().message;
+      return "lock " + std::to_string(lock_id) +
+             " was taken and released again";
+    };
+    return out;
+  }
 
   auto printed = print_document(doc, ctx.pretty);
   if (!printed) {
-    (void)m.release(*id, owner);
-    return printed.error();
+    auto back = m.release(*id, owner);
+    Error e = printed.error();
+    e.hint = "lock " + std::to_string(*id) + " was taken and " +
+             (back ? "released again" : "could not be released again: " +
+                                            back.error().message) +
+             "; the command was not run";
+    return e;
   }
   // exec, not fork: the command is the owner recorded, so the lock is held
   // exactly as long as it runs (a SIGKILL included), signals reach it
@@ -388,7 +456,7 @@ Result<Outcome> lock_lock_command(const LockLockArgs& a, const Context& ctx) {
 Result<Outcome> lock_unlock_command(const LockUnlockArgs& a, const Context&) {
   auto id = parse_lock_id(a.id);
   if (!id) return id.error();
-  auto seg = open_segment(a.path);
+  auto seg = open_segment(a);
   if (!seg) return seg.error();
   LockManager m(*seg);
   auto before = m.state(*id, "unlock");
@@ -426,7 +494,7 @@ Result<Outcome> lock_unlock_command(const LockUnlockArgs& a, const Context&) {
   doc["owner_pid"] = before->owner ? Json(before->owner->pid) : Json(nullptr);
   doc["was_stale"] = before->stale;
   doc["forced"] = a.force;
-  return document(std::move(doc));
+  return changed(std::move(doc), "the lock was released all the same");
 }
 
 Result<Outcome> lock_status_command(const LockStatusArgs& a,
@@ -440,7 +508,7 @@ Result<Outcome> lock_status_command(const LockStatusArgs& a,
         return usage_error("ID " + std::to_string(*id) + " is given twice");
     ids.push_back(*id);
   }
-  auto seg = open_segment(a.path);
+  auto seg = open_segment(a);
   if (!seg) return seg.error();
   LockManager m(*seg);
   for (uint64_t id : ids)

@@ -11,51 +11,53 @@
 /// document to print. See shmctl-lock(1).
 namespace ipctk {
 
-struct LockInitArgs {
-  std::string path, locks, mode = "0600";
+/// Every subcommand names its segment with --path and may use one owned by
+/// another user with --any-owner.
+struct LockSegmentArgs {
+  std::string path;
+  bool any_owner = false;
+};
+
+struct LockInitArgs : LockSegmentArgs {
+  std::string locks, mode = "0600";
   bool exist_ok = false;
 };
 Result<Outcome> lock_init_command(const LockInitArgs& args, const Context&);
 
-struct LockPathArgs {
-  std::string path;
-};
+struct LockPathArgs : LockSegmentArgs {};
 Result<Outcome> lock_info_command(const LockPathArgs& args, const Context&);
 
-struct LockDestroyArgs {
-  std::string path;
+struct LockDestroyArgs : LockSegmentArgs {
   bool force = false;
 };
 Result<Outcome> lock_destroy_command(const LockDestroyArgs& args,
                                      const Context&);
 
-struct LockAllocArgs {
-  std::string path, id;
+struct LockAllocArgs : LockSegmentArgs {
+  std::string id;
 };
 Result<Outcome> lock_alloc_command(const LockAllocArgs& args, const Context&);
 
-struct LockFreeArgs {
-  std::string path;
+struct LockFreeArgs : LockSegmentArgs {
   std::vector<std::string> ids;
   bool all = false, yes = false;
 };
 Result<Outcome> lock_free_command(const LockFreeArgs& args, const Context&);
 
-struct LockLockArgs {
-  std::string path, id, timeout, owner_pid, conflict_exit_code;
+struct LockLockArgs : LockSegmentArgs {
+  std::string id, timeout, owner_pid, conflict_exit_code;
   bool nowait = false, steal_stale = false;
 };
 Result<Outcome> lock_lock_command(const LockLockArgs& args, const Context&);
 
-struct LockUnlockArgs {
-  std::string path, id;
+struct LockUnlockArgs : LockSegmentArgs {
+  std::string id;
   bool force = false;
 };
 Result<Outcome> lock_unlock_command(const LockUnlockArgs& args,
                                     const Context&);
 
-struct LockStatusArgs {
-  std::string path;
+struct LockStatusArgs : LockSegmentArgs {
   std::vector<std::string> ids;
   bool held = false, stale = false, allocated = false;
 };

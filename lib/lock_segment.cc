@@ -59,6 +59,20 @@ Error object_error(const char* op, int err, const SegmentPath& path) {
   return sys_error(op, err, where_text(path), hint);
 }
 
+/// What to do when the file system that holds a new segment is full.
+std::string no_room_hint(const SegmentPath& path, uint64_t size) {
+  std::string dir = "/dev/shm";
+  if (path.placement == Placement::kFile) {
+    size_t slash = path.name.rfind('/');
+    dir = slash == std::string::npos ? "."
+          : slash == 0                ? "/"
+                                      : path.name.substr(0, slash);
+  }
+  return "not enough room for its " + std::to_string(size) + " bytes in " +
+         dir + "; 'df " + dir + "' shows the room left, and fewer --locks "
+         "need less";
+}
+
 Error invalid(const std::string& where, std::string what) {
   return Error{"open", EPROTO, where + ": " + std::move(what),
                "refused: it is not a segment this build can use; 'shmctl-lock "
@@ -143,6 +157,18 @@ std::string default_segment_path() {
 
 uint64_t segment_size(uint64_t locks) { return layout_for(locks).total_size; }
 
+Status check_segment_owner(uid_t owner, uid_t caller, bool any_owner,
+                           const std::string& where) {
+  if (any_owner || owner == caller || owner == 0) return Ok{};
+  return Error{"open", EPERM,
+               where + " is owned by uid " + std::to_string(owner) +
+                   ", neither this user (uid " + std::to_string(caller) +
+                   ") nor root",
+               "refused: its owner could take, release and forge these "
+               "locks; --any-owner uses it all the same",
+               kExitFailed};
+}
+
 Status validate_segment(const void* data, size_t size, const std::string& where) {
   if (size < sizeof(SegmentHeader))
     return invalid(where, "truncated: " + std::to_string(size) +
@@ -225,7 +251,10 @@ Result<LockSegment> LockSegment::create(const SegmentPath& path,
                  path.name + "' shows it";
         return e;
       }
-      auto opened = options.exact_locks ? open(path, *locks) : open(path);
+      OpenOptions how;
+      if (options.exact_locks) how.expect_locks = *locks;
+      how.any_owner = options.any_owner;
+      auto opened = open(path, how);
       if (!opened && opened.error().err == ENOENT) continue;  // removed: again
       if (created != nullptr) *created = false;
       return opened;
@@ -234,11 +263,17 @@ Result<LockSegment> LockSegment::create(const SegmentPath& path,
     Status made = Ok{};
     if (fchmod(fd, static_cast<mode_t>(options.mode)) != 0)
       made = sys_error("fchmod", errno, where_text(path));
-    if (made && ftruncate(fd, static_cast<off_t>(size)) != 0)
-      made = sys_error("ftruncate", errno, where_text(path),
-                       errno == ENOSPC ? "not enough room for " +
-                                             std::to_string(size) + " bytes"
-                                       : "");
+    // Allocated, not just sized: a sparse file or shm object on a full
+    // tmpfs would take the size and then kill the first process to touch
+    // a missing page with SIGBUS (initialize touches every one). Here the
+    // room is claimed up front, and its lack is an error.
+    if (made) {
+      int err = posix_fallocate(fd, 0, static_cast<off_t>(size));
+      if (err != 0)
+        made = sys_error("posix_fallocate", err, where_text(path),
+                         err == ENOSPC || err == EFBIG ? no_room_hint(path, size)
+                                                       : "");
+    }
     void* base = MAP_FAILED;
     if (made) {
       base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -259,7 +294,7 @@ Result<LockSegment> LockSegment::create(const SegmentPath& path,
 }
 
 Result<LockSegment> LockSegment::open(const SegmentPath& path,
-                                      std::optional<uint64_t> expect_locks) {
+                                      const OpenOptions& options) {
   int fd = open_object(path, O_RDWR, 0);
   if (fd < 0) return object_error("open", errno, path);
   struct stat st;
@@ -276,6 +311,12 @@ Result<LockSegment> LockSegment::open(const SegmentPath& path,
     if (path.placement == Placement::kFile && !S_ISREG(st.st_mode)) {
       close(fd);
       return invalid(where, "not a regular file");
+    }
+    auto owner = check_segment_owner(st.st_uid, geteuid(), options.any_owner,
+                                     where);
+    if (!owner) {
+      close(fd);
+      return owner.error();
     }
     bool pending = static_cast<uint64_t>(st.st_size) < sizeof(SegmentHeader);
     if (!pending) {
@@ -314,8 +355,8 @@ Result<LockSegment> LockSegment::open(const SegmentPath& path,
   LockSegment seg(path, static_cast<char*>(base), size);
   auto valid = validate_segment(base, size, where);
   if (!valid) return valid.error();
-  if (expect_locks) {
-    auto want = rounded_locks(*expect_locks);
+  if (options.expect_locks) {
+    auto want = rounded_locks(*options.expect_locks);
     if (!want) return want.error();
     if (*want != seg.lock_count())
       return Error{"open", EINVAL,

@@ -104,6 +104,15 @@ static_assert(std::atomic<uint32_t>::is_always_lock_free);
 /// The bytes a segment of `locks` locks takes.
 uint64_t segment_size(uint64_t locks);
 
+/// Whether a segment owned by `owner` may be used by a process whose
+/// effective uid is `caller`: its own, or root's, unless `any_owner`.
+/// /dev/shm and /tmp are writable by everyone, so another user can make
+/// the object first (the default /dev/shm/shmctl-lock before root's first
+/// use, say) and would then hold, release and forge the caller's locks:
+/// such a segment is refused with EPERM. `where` names it in the message.
+Status check_segment_owner(uid_t owner, uid_t caller, bool any_owner,
+                           const std::string& where);
+
 /// Checks a segment's bytes: magic, version, the recorded sizes against
 /// this build's, the lock count against the limits, every offset against
 /// the layout and the total against `size` (the object's real size). A
@@ -121,6 +130,19 @@ class LockSegment {
     /// With exist_ok: an existing segment of another lock count is an
     /// error (an explicit --locks), or is taken as it is (the default).
     bool exact_locks = true;
+    /// With exist_ok: open an existing segment whoever owns it (see
+    /// OpenOptions::any_owner).
+    bool any_owner = false;
+  };
+
+  struct OpenOptions {
+    /// A segment of another (rounded) lock count is an error.
+    std::optional<uint64_t> expect_locks;
+    /// Use a segment owned by any user; without it, one owned by neither
+    /// the caller's effective uid nor root is refused (check_segment_owner,
+    /// on the fstat of the descriptor opened, so no other file can be
+    /// swapped in between).
+    bool any_owner = false;
   };
 
   /// Creates the segment race-free (O_CREAT|O_EXCL; others who open it
@@ -130,10 +152,12 @@ class LockSegment {
                                     const CreateOptions& options,
                                     bool* created);
 
-  /// Opens and validates an existing segment. With `expect_locks`, a
-  /// segment of another (rounded) lock count is an error.
+  /// Opens, checks the owner of, and validates an existing segment.
   static Result<LockSegment> open(const SegmentPath& path,
-                                  std::optional<uint64_t> expect_locks = {});
+                                  const OpenOptions& options);
+  static Result<LockSegment> open(const SegmentPath& path) {
+    return open(path, OpenOptions());
+  }
 
   /// A segment in anonymous shared memory: shared with children forked
   /// after this call, gone with the last of them.

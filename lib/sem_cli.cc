@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "ipc_perm.h"
 #include "parse.h"
 #include "process.h"
 #include "sem_set.h"
@@ -21,6 +22,14 @@ namespace {
 constexpr double kReadyWait = 5.0;
 
 Outcome document(Json doc) { return Outcome{std::move(doc), kExitOk}; }
+
+/// A document for a change that stays made if it cannot be printed: the
+/// error's hint then says so.
+Outcome changed(Json doc, std::string done) {
+  Outcome out{std::move(doc), kExitOk};
+  out.done = std::move(done);
+  return out;
+}
 
 Result<int> resolve(const TargetArgs& target) {
   auto key = target_key(target);
@@ -120,6 +129,26 @@ Result<Outcome> run_ops(const OpRun& run, const Context& ctx) {
     auto fits = sem_check_ops(run.ops, *info);
     if (!fits) return fits.error();
   }
+  if (undo) {
+    // Linux gives a process its undo record for the set before it checks
+    // the call, and the exit of a process that has one stamps the set's
+    // otime (exit_sem): a refused semop with undo would still change the
+    // set. So what can be checked ahead is: the permission (from /proc when
+    // the set cannot be read) and the semaphore numbers.
+    auto seen = info ? Result<SemInfo>(*info) : sem_describe(*id);
+    if (!seen) return seen.error();
+    auto fits = sem_check_ops(run.ops, *seen);
+    if (!fits) return fits.error();
+    bool alter = false;  // as semop decides: any change needs alter
+    for (const SemOpSpec& op : run.ops) alter = alter || op.delta != 0;
+    if (!ipc_allows(seen->uid, seen->cuid, seen->gid, seen->cgid, seen->mode,
+                    alter ? kIpcWrite : kIpcRead))
+      return sys_error("semop", EACCES, sem_text(*id),
+                       alter ? "the set's mode does not let this caller "
+                               "alter it"
+                             : "the set's mode does not let this caller "
+                               "read it");
+  }
   {
     // Handlers only where the call can wait: adding to a semaphore, and
     // anything with nowait, returns at once.
@@ -179,7 +208,7 @@ Result<Outcome> run_ops(const OpRun& run, const Context& ctx) {
 
 }  // namespace
 
-Result<Outcome> sem_get_command(const SemGetArgs& a, const Context& ctx) {
+Result<Outcome> sem_get_command(const SemGetArgs& a, const Context&) {
   if (a.key.empty() && a.key_path.empty() && !a.is_private)
     return usage_error("no key given",
                        "give --key K, --key-path P --proj-id N, or --private");
@@ -224,18 +253,29 @@ Result<Outcome> sem_get_command(const SemGetArgs& a, const Context& ctx) {
   // A set created with a mode that denies its owner reading (0200) is
   // described from /proc, and its values are null.
   auto info = sem_describe(got->id);
-  if (!info) return info.error();
+  if (!info) {
+    if (got->created) (void)sem_remove(got->id);
+    return info.error();
+  }
   Json doc = to_json(*info);
   doc["created"] = got->created;
   auto values = sem_values(got->id, info->nsems);
   doc["values"] = values ? Json(*values) : Json(nullptr);
+  Outcome out = document(std::move(doc));
   // A set this call made is removed again if no one can be told its id.
-  auto printed = print_document(doc, ctx.pretty);
-  if (!printed) {
-    if (got->created) (void)sem_remove(got->id);
-    return printed.error();
+  if (got->created) {
+    int id = got->id;
+    out.undo = [id]() -> std::string {
+      auto rm = sem_remove(id);
+      if (!rm)
+        return "set " + std::to_string(id) +
+               ", which this call created, could not be removed again: " +
+               rm.error().message;
+      return "set " + std::to_string(id) +
+             ", which this call created, was removed again";
+    };
   }
-  return Outcome{std::nullopt, kExitOk};
+  return out;
 }
 
 Result<Outcome> sem_op_command(const SemOpArgs& a, const Context& ctx) {
@@ -321,7 +361,7 @@ Result<Outcome> sem_set_command(const SemSetArgs& a, const Context&) {
     if (!set) return set.error();
     auto info = sem_describe(*id);
     if (!info) return info.error();
-    return document(to_json(*info));
+    return changed(to_json(*info), "the change was made all the same");
   }
 
   // Values: everything is parsed and checked (numbers in range, values up
@@ -376,7 +416,7 @@ Result<Outcome> sem_set_command(const SemSetArgs& a, const Context&) {
   auto values = sem_values(*id, after->nsems);
   Json doc = to_json(*after);
   doc["values"] = values ? Json(*values) : Json(nullptr);
-  return document(std::move(doc));
+  return changed(std::move(doc), "the values were set all the same");
 }
 
 Result<Outcome> sem_rm_command(const SemRmArgs& a, const Context&) {
@@ -422,7 +462,7 @@ Result<Outcome> sem_rm_command(const SemRmArgs& a, const Context&) {
   }
   Json doc;
   doc["removed"] = std::move(removed);
-  return document(std::move(doc));
+  return changed(std::move(doc), "the sets were removed all the same");
 }
 
 Result<Outcome> sem_list_command(const SemListArgs& a, const Context&) {

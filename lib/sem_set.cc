@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "ipc_perm.h"
 #include "process.h"
+#include "sysv_list.h"  // the limits, to say which one a creation hit
 
 namespace ipctk {
 
@@ -93,6 +94,18 @@ Error semget_error(int err, const SemGetRequest& r, bool creating) {
   std::string what = r.key == IPC_PRIVATE ? "private set"
                                           : "key " + key_hex(r.key);
   std::string hint;
+  // Which limit: the kernel's ENOSPC and EINVAL do not say, and the
+  // limits and their use read now do.
+  std::optional<LimitHit> limit;
+  if (creating && (err == EINVAL || err == ENOSPC)) {
+    auto limits = sem_limits();
+    if (limits) limit = sem_limit_hit(*limits, err, r.nsems);
+  }
+  if (limit) {
+    Error e = sys_error("semget", err, what, limit->hint);
+    e.message += ": " + limit->message;
+    return e;
+  }
   if (err == EEXIST)
     hint = "a set with this key exists; drop --excl to open it";
   else if (err == ENOENT)

@@ -54,6 +54,14 @@ constexpr size_t kStreamChunk = 1 << 20;
 
 Outcome document(Json doc) { return Outcome{std::move(doc), kExitOk}; }
 
+/// A document for a change that stays made if it cannot be printed: the
+/// error's hint then says so.
+Outcome changed(Json doc, std::string done) {
+  Outcome out{std::move(doc), kExitOk};
+  out.done = std::move(done);
+  return out;
+}
+
 class Fd {
  public:
   explicit Fd(int fd) : fd_(fd) {}
@@ -82,7 +90,10 @@ Result<Outcome> shm_create_command(const ShmCreateArgs& a, const Context&) {
   if (!made) return made.error();
   // Described from /proc when the mode denies its owner reading (0200).
   auto info = shm_describe(made->id);
-  if (!info) return info.error();
+  if (!info) {
+    if (made->created) (void)shm_remove(made->id);
+    return info.error();
+  }
   Json doc = to_json(*info);
   doc["effective_size"] = effective_size(info->size, made->created && a.hugetlb);
   doc["created"] = made->created;
@@ -91,7 +102,22 @@ Result<Outcome> shm_create_command(const ShmCreateArgs& a, const Context&) {
   // when it opened an existing one.
   doc["hugetlb"] = made->created ? Json(a.hugetlb) : Json(nullptr);
   doc["noreserve"] = made->created ? Json(a.noreserve) : Json(nullptr);
-  return document(std::move(doc));
+  Outcome out = document(std::move(doc));
+  // No one can be told the id of a segment whose document is lost: one
+  // this call made is removed again (an opened one was not changed).
+  if (made->created) {
+    int id = made->id;
+    out.undo = [id]() -> std::string {
+      auto rm = shm_remove(id);
+      if (!rm)
+        return "segment " + std::to_string(id) +
+               ", which this call created, could not be removed again: " +
+               rm.error().message;
+      return "segment " + std::to_string(id) +
+             ", which this call created, was removed again";
+    };
+  }
+  return out;
 }
 
 Result<Outcome> shm_attach_command(const ShmAttachArgs& a, const Context& ctx) {
@@ -133,7 +159,12 @@ Result<Outcome> shm_attach_command(const ShmAttachArgs& a, const Context& ctx) {
                  : seconds            ? "deadline"
                                       : "stdin";
   auto printed = print_document(doc, ctx.pretty);
-  if (!printed) return printed.error();
+  if (!printed) {
+    Error e = printed.error();
+    e.hint = std::string("it was detached again") +
+             (ctx.command.empty() ? "" : "; the command was not run");
+    return e;  // the attachment ends with `att`
+  }
   Result<int> status = !ctx.command.empty()
                            ? run_command(signals, command)
                        : seconds ? hold(signals, HoldUntil::kDeadline, *seconds)
@@ -234,7 +265,7 @@ Result<Outcome> shm_write_command(const ShmWriteArgs& a, const Context&) {
   doc["offset"] = region->offset;
   doc["written"] = *written;
   doc["zero_filled"] = zeroed;
-  return document(std::move(doc));
+  return changed(std::move(doc), "the bytes were written all the same");
 }
 
 Result<Outcome> shm_rm_command(const ShmRmArgs& a, const Context&) {
@@ -283,7 +314,7 @@ Result<Outcome> shm_rm_command(const ShmRmArgs& a, const Context&) {
   }
   Json doc;
   doc["removed"] = std::move(removed);
-  return document(std::move(doc));
+  return changed(std::move(doc), "the segments were removed all the same");
 }
 
 Result<Outcome> shm_stat_command(const ShmStatArgs& a, const Context&) {
@@ -344,7 +375,7 @@ Result<Outcome> shm_set_command(const ShmSetArgs& a, const Context&) {
   if (!set) return set.error();
   auto info = shm_describe(*id);
   if (!info) return info.error();
-  return document(to_json(*info));
+  return changed(to_json(*info), "the change was made all the same");
 }
 
 Result<Outcome> shm_lock_command(const ShmStatArgs& a, bool lock,
@@ -355,7 +386,9 @@ Result<Outcome> shm_lock_command(const ShmStatArgs& a, bool lock,
   if (!done) return done.error();
   auto info = shm_stat(*id);
   if (!info) return info.error();
-  return document(to_json(*info));
+  return changed(to_json(*info), std::string("the segment was ") +
+                                     (lock ? "locked" : "unlocked") +
+                                     " all the same");
 }
 
 }  // namespace ipctk

@@ -16,6 +16,7 @@
 #include "io.h"
 #include "ipc_perm.h"
 #include "parse.h"
+#include "sysv_list.h"  // the limits, to say which one a creation hit
 
 namespace ipctk {
 
@@ -148,8 +149,18 @@ Result<ShmCreated> shm_create(const ShmCreateRequest& request) {
       return sys_error("shmget", err, "key " + key_hex(request.key));
     }
     std::string hint;
+    // Which limit: the kernel's ENOSPC and EINVAL do not say, and the
+    // limits and their use read now do (a limit raised or a segment
+    // removed in between leaves both named).
+    std::optional<LimitHit> limit;
+    if (err == EINVAL || err == ENOSPC) {
+      auto limits = shm_limits();
+      if (limits) limit = shm_limit_hit(*limits, err, request.size, page_size());
+    }
     if (err == EEXIST)
       hint = "a segment with this key exists; drop --excl to open it";
+    else if (limit)
+      hint = limit->hint;
     else if (err == EINVAL)
       hint = "the size is outside the kernel's shmmin..shmmax; "
              "'sysv-shm info' shows the limits";
@@ -163,10 +174,12 @@ Result<ShmCreated> shm_create(const ShmCreateRequest& request) {
              "overcommit policy); --noreserve skips the reservation";
     else if (err == EPERM && request.hugetlb)
       hint = "hugetlb segments need CAP_IPC_LOCK or vm.hugetlb_shm_group";
-    return sys_error("shmget", err,
-                     request.key == IPC_PRIVATE ? "private segment"
-                                                : "key " + key_hex(request.key),
-                     hint);
+    Error e = sys_error("shmget", err,
+                        request.key == IPC_PRIVATE ? "private segment"
+                                                   : "key " + key_hex(request.key),
+                        hint);
+    if (limit) e.message += ": " + limit->message;
+    return e;
   }
   return sys_error("shmget", EAGAIN, "key " + key_hex(request.key) +
                                          " kept appearing and vanishing");

@@ -329,3 +329,106 @@ Result<SemInfo> sem_describe(int id) {
 }
 
 }  // namespace ipctk
+
+namespace ipctk {
+
+namespace {
+
+std::string n(uint64_t v) { return std::to_string(v); }
+
+std::string plural(uint64_t v, const char* one, const char* many) {
+  return n(v) + " " + (v == 1 ? one : many);
+}
+
+}  // namespace
+
+std::optional<LimitHit> shm_limit_hit(const ShmLimits& l, int err,
+                                      uint64_t size, uint64_t page_size) {
+  const std::string info = "'sysv-shm info' shows it (";
+  if (err == EINVAL) {
+    if (size > l.shmmax)
+      return LimitHit{"shmmax",
+                      "--size " + n(size) +
+                          " is above the kernel's shmmax limit of " +
+                          plural(l.shmmax, "byte", "bytes") + " per segment",
+                      info + "limits.shmmax); ask for less, or raise "
+                             "kernel.shmmax (sysctl)"};
+    if (size < l.shmmin)
+      return LimitHit{"shmmin",
+                      "--size " + n(size) +
+                          " is below the kernel's shmmin limit of " +
+                          plural(l.shmmin, "byte", "bytes"),
+                      info + "limits.shmmin)"};
+    return std::nullopt;
+  }
+  if (err != ENOSPC) return std::nullopt;
+  uint64_t unit = page_size == 0 ? 1 : page_size;
+  uint64_t pages = size / unit + (size % unit != 0);
+  if (l.pages_total + pages > l.shmall || l.pages_total + pages < pages)
+    return LimitHit{
+        "shmall",
+        "the kernel's shmall limit of " + plural(l.shmall, "page", "pages") +
+            " (" + n(unit) + " bytes each) for all segments together would "
+            "be passed: " + n(l.pages_total) + " in use, and this segment "
+            "needs " + n(pages),
+        info + "limits.shmall and usage.pages_total, in pages of page_size "
+               "bytes); remove segments ('sysv-shm rm'), or raise "
+               "kernel.shmall (sysctl)"};
+  if (l.segments >= l.shmmni)
+    return LimitHit{
+        "shmmni",
+        "the kernel's shmmni limit of " + plural(l.shmmni, "segment", "segments") +
+            " is reached: " + n(l.segments) + " exist",
+        info + "limits.shmmni and usage.segments); remove segments "
+               "('sysv-shm rm'), or raise kernel.shmmni (sysctl)"};
+  return LimitHit{
+      "shmmni or shmall",
+      "the kernel's shmmni limit (" + n(l.shmmni) + " segments, " +
+          n(l.segments) + " exist now) or shmall limit (" + n(l.shmall) +
+          " pages, " + n(l.pages_total) + " in use now) was reached",
+      info + "limits.shmmni, limits.shmall and usage); remove segments "
+             "('sysv-shm rm'), or raise kernel.shmmni or kernel.shmall"};
+}
+
+std::optional<LimitHit> sem_limit_hit(const SemLimits& l, int err,
+                                      uint64_t nsems) {
+  const std::string info = "'sysv-sem info' shows it (";
+  if (err == EINVAL) {
+    if (nsems > l.semmsl)
+      return LimitHit{"semmsl",
+                      "--nsems " + n(nsems) +
+                          " is above the kernel's semmsl limit of " +
+                          plural(l.semmsl, "semaphore", "semaphores") +
+                          " per set",
+                      info + "limits.semmsl); ask for fewer, or raise semmsl, "
+                             "the 1st field of kernel.sem (sysctl)"};
+    return std::nullopt;
+  }
+  if (err != ENOSPC) return std::nullopt;
+  if (l.semaphores + nsems > l.semmns)
+    return LimitHit{
+        "semmns",
+        "the kernel's semmns limit of " +
+            plural(l.semmns, "semaphore", "semaphores") +
+            " in all sets together would be passed: " + n(l.semaphores) +
+            " in use, and this set needs " + n(nsems),
+        info + "limits.semmns and usage.semaphores); remove sets "
+               "('sysv-sem rm'), or raise semmns, the 2nd field of "
+               "kernel.sem (sysctl)"};
+  if (l.sets >= l.semmni)
+    return LimitHit{
+        "semmni",
+        "the kernel's semmni limit of " + plural(l.semmni, "set", "sets") +
+            " is reached: " + n(l.sets) + " exist",
+        info + "limits.semmni and usage.sets); remove sets ('sysv-sem rm'), "
+               "or raise semmni, the 4th field of kernel.sem (sysctl)"};
+  return LimitHit{
+      "semmni or semmns",
+      "the kernel's semmni limit (" + n(l.semmni) + " sets, " + n(l.sets) +
+          " exist now) or semmns limit (" + n(l.semmns) + " semaphores, " +
+          n(l.semaphores) + " in use now) was reached",
+      info + "limits.semmni, limits.semmns and usage); remove sets "
+             "('sysv-sem rm'), or raise them in kernel.sem (sysctl)"};
+}
+
+}  // namespace ipctk

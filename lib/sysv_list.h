@@ -2,6 +2,8 @@
 #define IPCTK_SYSV_LIST_H_
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -67,6 +69,31 @@ struct SemLimits {
 /// IPC_INFO and SEM_INFO.
 Result<SemLimits> sem_limits();
 Json to_json(const SemLimits& limits);
+
+/// Which of the kernel's limits a failed creation ran into: the kernel
+/// says only ENOSPC or EINVAL, and the limits that can cause them differ in
+/// what to do about them.
+struct LimitHit {
+  std::string limit;    // "shmmni", "shmall", "shmmax", "shmmin",
+                        // "semmni", "semmns", "semmsl", or two joined by
+                        // " or " when the use read afterwards shows neither
+  std::string message;  // the limit, its value and the use, in numbers
+  std::string hint;     // the info subcommand and fields that show it
+};
+
+/// For shmget's ENOSPC, or EINVAL, when creating a segment of `size`
+/// bytes, from the limits and use read afterwards (`page_size` is
+/// shmall's unit). The kernel's order is followed: shmmin/shmmax
+/// (EINVAL), then shmall, then shmmni (ENOSPC). nullopt when no limit
+/// explains it (EINVAL for a size within shmmin..shmmax).
+std::optional<LimitHit> shm_limit_hit(const ShmLimits& limits, int err,
+                                      uint64_t size, uint64_t page_size);
+
+/// For semget's ENOSPC, or EINVAL, when creating a set of `nsems`
+/// semaphores: semmsl (EINVAL), then semmns, then semmni (ENOSPC), the
+/// kernel's order.
+std::optional<LimitHit> sem_limit_hit(const SemLimits& limits, int err,
+                                      uint64_t nsems);
 
 }  // namespace ipctk
 

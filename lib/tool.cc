@@ -98,13 +98,20 @@ int Tool::run(int argc, char** argv) {
       }
       auto outcome = sub.action(ctx);
       if (!outcome) {
+        // A subcommand that printed its own document (before holding or
+        // running a command) and found no reader ends like the frame does.
+        end_if_stdout_broken();
         print_error(outcome.error());
         return outcome.error().exit_status;
       }
       if (outcome->doc) {
         auto printed = print_document(*outcome->doc, ctx.pretty);
         if (!printed) {
-          print_error(printed.error());
+          Error e = printed.error();
+          if (outcome->undo) e.hint = outcome->undo();
+          else if (!outcome->done.empty()) e.hint = outcome->done;
+          end_if_stdout_broken();
+          print_error(e);
           return kExitFailed;
         }
       }

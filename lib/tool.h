@@ -27,8 +27,20 @@ struct Context {
 /// What a subcommand hands back: a document to print, or (for streaming
 /// output or a child's status) nothing to print and the exit status.
 struct Outcome {
+  Outcome(std::optional<Json> document, int status)
+      : doc(std::move(document)), exit_status(status) {}
+
   std::optional<Json> doc;
   int exit_status = kExitOk;
+  /// Called when `doc` cannot be written (a closed or full stdout, a pipe
+  /// without a reader): takes back what the command did where that can be
+  /// done safely (an object it created, a lock it took), since the caller
+  /// is told it failed and is never told the id. Returns the error's hint,
+  /// saying what was taken back.
+  std::function<std::string()> undo;
+  /// When `doc` cannot be written and there is nothing to undo: what stays
+  /// done all the same, for the error's hint.
+  std::string done;
 };
 
 using Action = std::function<Result<Outcome>(const Context&)>;

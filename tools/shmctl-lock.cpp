@@ -9,10 +9,12 @@ using namespace ipctk;
 
 namespace {
 
-void add_path(CLI::App* app, std::string& path) {
-  add_value(app, "--path", path,
+void add_path(CLI::App* app, LockSegmentArgs& segment) {
+  add_value(app, "--path", segment.path,
             "/name (POSIX shm) or a file path; default $SHMCTL_LOCK_PATH, "
             "else /shmctl-lock (root) or /shmctl-lock-UID");
+  app->add_flag("--any-owner", segment.any_owner,
+                "Use a segment owned by another user (refused otherwise)");
 }
 
 }  // namespace
@@ -23,7 +25,7 @@ int main(int argc, char** argv) {
   LockInitArgs init;
   tool.add("init", "Create a lock segment",
       [&](CLI::App* c) {
-        add_path(c, init.path);
+        add_path(c, init);
         add_value(c, "--locks", init.locks, "Number of locks, rounded up to a multiple of 64 (default 2048)");
         add_value(c, "--mode", init.mode, "Permissions in octal (default 0600)");
         c->add_flag("--exist-ok", init.exist_ok, "Open it if it exists (and is valid)");
@@ -32,13 +34,13 @@ int main(int argc, char** argv) {
 
   LockPathArgs info;
   tool.add("info", "The segment's layout and counts",
-      [&](CLI::App* c) { add_path(c, info.path); },
+      [&](CLI::App* c) { add_path(c, info); },
       [&](const Context& ctx) { return lock_info_command(info, ctx); });
 
   LockDestroyArgs destroy;
   tool.add("destroy", "Remove the segment (refused while locks are held)",
       [&](CLI::App* c) {
-        add_path(c, destroy.path);
+        add_path(c, destroy);
         c->add_flag("--force", destroy.force, "Remove it even with held locks, or when it is not valid");
       },
       [&](const Context& ctx) { return lock_destroy_command(destroy, ctx); });
@@ -47,7 +49,7 @@ int main(int argc, char** argv) {
   tool.add("alloc", "Allocate the first free lock, or lock ID",
       [&](CLI::App* c) {
         c->add_option("id", alloc.id, "The lock to allocate")->check(non_empty());
-        add_path(c, alloc.path);
+        add_path(c, alloc);
       },
       [&](const Context& ctx) { return lock_alloc_command(alloc, ctx); });
 
@@ -55,7 +57,7 @@ int main(int argc, char** argv) {
   tool.add("free", "Free allocated locks (--all --yes: every one)",
       [&](CLI::App* c) {
         c->add_option("id", free.ids, "Locks to free");
-        add_path(c, free.path);
+        add_path(c, free);
         c->add_flag("--all", free.all, "Free every lock");
         c->add_flag("--yes", free.yes, "Confirm --all");
       },
@@ -65,7 +67,7 @@ int main(int argc, char** argv) {
   tool.add("lock", "Take a lock: held after exit, or while -- COMMAND runs",
       [&](CLI::App* c) {
         c->add_option("id", lock.id, "The lock")->required();
-        add_path(c, lock.path);
+        add_path(c, lock);
         add_value(c, "--timeout", lock.timeout, "Give up after this many seconds (exit 3)");
         c->add_flag("--nowait", lock.nowait, "Fail at once (exit 3) if it is held")->excludes("--timeout");
         add_value(c, "--owner-pid", lock.owner_pid, "The owner to record (default: the parent process)");
@@ -79,7 +81,7 @@ int main(int argc, char** argv) {
   tool.add("unlock", "Release a lock (its owner's, or --force)",
       [&](CLI::App* c) {
         c->add_option("id", unlock.id, "The lock")->required();
-        add_path(c, unlock.path);
+        add_path(c, unlock);
         c->add_flag("--force", unlock.force, "Release it whoever holds it");
       },
       [&](const Context& ctx) { return lock_unlock_command(unlock, ctx); });
@@ -88,7 +90,7 @@ int main(int argc, char** argv) {
   tool.add("status", "Every lock (or the given ones): allocated, locked, owner, stale",
       [&](CLI::App* c) {
         c->add_option("id", status.ids, "Only these locks");
-        add_path(c, status.path);
+        add_path(c, status);
         c->add_flag("--held", status.held, "Only locked ones");
         c->add_flag("--stale", status.stale, "Only ones whose owner is gone");
         c->add_flag("--allocated", status.allocated, "Only allocated ones");

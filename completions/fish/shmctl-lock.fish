@@ -150,8 +150,10 @@ complete -c shmctl-lock -n __fish_use_subcommand -a lock -d 'Take a lock: held a
 complete -c shmctl-lock -n __fish_use_subcommand -a unlock -d "Release a lock (its owner's, or --force)"
 complete -c shmctl-lock -n __fish_use_subcommand -a status -d 'Every lock (or the given ones): allocated, locked, owner, stale'
 
-# Every subcommand names its segment with --path.
+# Every subcommand names its segment with --path, and may use one that
+# another user owns with --any-owner.
 complete -c shmctl-lock -n "__fish_shmctl_lock_using $subcommands" -l path -r -F -a '(__fish_shmctl_lock_shm_segments)' -d '/name (POSIX shm) or a file path'
+complete -c shmctl-lock -n "__fish_shmctl_lock_using $subcommands" -l any-owner -d 'Use a segment owned by another user (refused otherwise)'
 
 # init
 complete -c shmctl-lock -n '__fish_shmctl_lock_using init' -l locks -x -d 'Number of locks, rounded up to a multiple of 64 (default 2048)'

@@ -845,21 +845,6 @@ class BlockingTests:
         self.assertOk(self.lk("unlock", 2))
         self.assertOk(self.lk("unlock", 4))
 
-    def test_sigterm_while_waiting_takes_nothing(self):
-        self.init(self.LOCKS)
-        self.assertOk(self.lk("lock", 2))
-        waiter = self.spawn([LOCK, "lock", "--path", self.path, 2])
-        time.sleep(0.3)
-        self.assertIsNone(waiter.poll())
-        waiter.send_signal(signal.SIGTERM)
-        out, err = waiter.communicate(timeout=10)
-        self.assertEqual(waiter.returncode, 128 + signal.SIGTERM, err)
-        self.assertEqual(out, b"")
-        self.assertEqual(json.loads(err)["error"]["code"], "EINTR")
-        self.assertEqual(self.state(2)["owner_pid"], os.getpid())
-        self.assertOk(self.lk("unlock", 2))
-        self.assertError(self.lk("unlock", 2), 1, "EBUSY")
-
 
 class CommandTests:
 

@@ -286,39 +286,6 @@ class OpTest(SemTestCase):
         self.assertEqual(json.loads(out)["values"], [0])
         self.assertEqual(self.state(semid)[0]["zcnt"], 0)
 
-    def test_removal_while_waiting_is_eidrm(self):
-        r = self.sem("get", "--private")
-        semid = self.track_sem(r.json["id"])
-        waiter = self.background("P", semid)
-        self.wait_for_waiters(semid, 0, "ncnt")
-        self.assertOk(self.sem("rm", semid))
-        out, err = waiter.communicate(timeout=10)
-        self.assertEqual(waiter.returncode, 1)
-        self.assertEqual(out, b"")
-        error = json.loads(err)["error"]
-        self.assertEqual(error["code"], "EIDRM")
-        self.assertIn("removed while waiting", error["message"])
-
-    def test_signal_while_waiting(self):
-        semid = self.make_set(1, [0])
-        creator_pid = self.state(semid)[0]["pid"]
-        for sig, status in ((signal.SIGTERM, 143), (signal.SIGINT, 130),
-                            (signal.SIGHUP, 129)):
-            waiter = self.background("P", semid)
-            self.wait_for_waiters(semid, 0, "ncnt")
-            waiter.send_signal(sig)
-            out, err = waiter.communicate(timeout=10)
-            self.assertEqual(waiter.returncode, status, err)
-            self.assertEqual(out, b"")
-            error = json.loads(err)["error"]
-            self.assertEqual(error["code"], "EINTR")
-            self.assertIn(signal.Signals(sig).name, error["message"])
-            # Nothing applied: the last pid is still the creator's.
-            self.assertEqual(self.state(semid)[0],
-                             {"num": 0, "value": 0, "ncnt": 0, "zcnt": 0,
-                              "pid": creator_pid})
-        self.assertEqual(self.sem_values(semid), [0])
-
     def test_command_runs_after_the_op_with_its_status(self):
         semid = self.make_set(1, [1])
         r = self.sem("op", semid, "0:-1", "--", "sh", "-c",
@@ -652,26 +619,6 @@ class OutputTest(SemTestCase):
             h = self.sem(sub, "--help")
             self.assertEqual(h.rc, 0, h)
             self.assertIn(b"Usage:", h.out)
-
-    def test_stdout_full_is_an_error_and_says_so(self):
-        semid = self.make_set(1, [1])
-        with open("/dev/full", "wb") as full:
-            p = subprocess.run([SEM, "V", str(semid)], stdout=full,
-                               stderr=subprocess.PIPE)
-        self.assertEqual(p.returncode, 1)
-        error = json.loads(p.stderr)["error"]
-        self.assertEqual(error["code"], "ENOSPC")
-        # The V happened; the error says so.
-        self.assertIn("applied", error["hint"])
-        self.assertEqual(self.sem_values(semid), [2])
-        # A set made by a get whose document cannot be written is removed.
-        key = fresh_key()
-        with open("/dev/full", "wb") as full:
-            p = subprocess.run([SEM, "get", "--key", str(key), "--create",
-                                "--excl"], stdout=full, stderr=subprocess.PIPE)
-        self.assertEqual(p.returncode, 1)
-        self.assertFalse([r for r in proc_sysvipc("sem")
-                          if int(r["key"]) & 0xFFFFFFFF == key])
 
     def test_ignored_signals_stay_ignored(self):
         # nohup: SIGHUP ignored; a wait is not ended by it.

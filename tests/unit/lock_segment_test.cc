@@ -116,9 +116,14 @@ TEST_CASE("create, open, exist_ok and a lock count that differs",
   auto opened = LockSegment::create(file_path(p), options, &created);
   REQUIRE(opened.ok());
   CHECK_FALSE(created);
-  CHECK(LockSegment::open(file_path(p), 256).ok());
-  CHECK(LockSegment::open(file_path(p), 193).ok());  // rounds to 256
-  auto other = LockSegment::open(file_path(p), 64);
+  auto expecting = [](uint64_t locks) {
+    LockSegment::OpenOptions o;
+    o.expect_locks = locks;
+    return o;
+  };
+  CHECK(LockSegment::open(file_path(p), expecting(256)).ok());
+  CHECK(LockSegment::open(file_path(p), expecting(193)).ok());  // rounds to 256
+  auto other = LockSegment::open(file_path(p), expecting(64));
   REQUIRE_FALSE(other.ok());
   CHECK(other.error().err == EINVAL);
   options.locks = 64;
@@ -238,4 +243,58 @@ TEST_CASE("a symlink and a directory are never opened as segments",
   REQUIRE_FALSE(made.ok());
   auto on_dir = LockSegment::open(file_path(dir.path));
   REQUIRE_FALSE(on_dir.ok());
+}
+
+TEST_CASE("check_segment_owner: the caller's own, root's, or --any-owner",
+          "[lock_segment]") {
+  CHECK(check_segment_owner(1000, 1000, false, "x").ok());
+  CHECK(check_segment_owner(0, 1000, false, "x").ok());
+  CHECK(check_segment_owner(0, 0, false, "x").ok());
+  CHECK(check_segment_owner(65534, 0, true, "x").ok());
+  auto other = check_segment_owner(65534, 0, false, "file /tmp/seg");
+  REQUIRE_FALSE(other.ok());
+  CHECK(other.error().err == EPERM);
+  CHECK(other.error().op == "open");
+  CHECK(other.error().message ==
+        "file /tmp/seg is owned by uid 65534, neither this user (uid 0) "
+        "nor root");
+  CHECK(other.error().hint.find("--any-owner") != std::string::npos);
+  auto stranger = check_segment_owner(1001, 1000, false, "shm /x");
+  REQUIRE_FALSE(stranger.ok());
+  CHECK(stranger.error().err == EPERM);
+}
+
+TEST_CASE("a segment owned by another user is refused unless any_owner",
+          "[lock_segment]") {
+  if (geteuid() != 0) return;  // chown to another user needs root
+  TempDir dir;
+  std::string p = dir.file("theirs");
+  bool created = false;
+  LockSegment::CreateOptions made;
+  made.locks = 64;
+  REQUIRE(LockSegment::create(file_path(p), made, &created).ok());
+  REQUIRE(chown(p.c_str(), 65534, 65534) == 0);
+  std::vector<char> before = read_file(p);
+  auto refused = LockSegment::open(file_path(p));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().err == EPERM);
+  CHECK(refused.error().message.find("uid 65534") != std::string::npos);
+  // init --exist-ok takes the same way.
+  LockSegment::CreateOptions again = made;
+  again.exist_ok = true;
+  auto reopened = LockSegment::create(file_path(p), again, &created);
+  REQUIRE_FALSE(reopened.ok());
+  CHECK(reopened.error().err == EPERM);
+  CHECK(read_file(p) == before);
+  LockSegment::OpenOptions any;
+  any.any_owner = true;
+  CHECK(LockSegment::open(file_path(p), any).ok());
+  again.any_owner = true;
+  CHECK(LockSegment::create(file_path(p), again, &created).ok());
+  CHECK_FALSE(created);
+  // A foreign owner is refused before the contents are looked at.
+  write_file(p, std::vector<char>(100, 'x'));
+  REQUIRE(chown(p.c_str(), 65534, 65534) == 0);
+  CHECK(LockSegment::open(file_path(p)).error().err == EPERM);
+  CHECK(LockSegment::open(file_path(p), any).error().err == EPROTO);
 }

@@ -197,3 +197,86 @@ TEST_CASE("list_segments agrees with shm_stat for a live segment",
   CHECK(limits->segments >= 1);
   CHECK(limits->shmmni > 0);
 }
+
+TEST_CASE("shm_limit_hit names the limit a creation ran into",
+          "[sysv_list][limits]") {
+  ShmLimits l;
+  l.shmmax = 65536;
+  l.shmmin = 1;
+  l.shmmni = 2;
+  l.shmall = 4;
+  l.segments = 1;
+  l.pages_total = 1;
+  // EINVAL: above shmmax, and nothing to say within the range (an existing
+  // segment that is smaller, say).
+  auto big = shm_limit_hit(l, EINVAL, 65537, 4096);
+  REQUIRE(big);
+  CHECK(big->limit == "shmmax");
+  CHECK(big->message.find("65537") != std::string::npos);
+  CHECK(big->message.find("65536 bytes") != std::string::npos);
+  CHECK(big->hint.find("'sysv-shm info'") != std::string::npos);
+  CHECK(big->hint.find("limits.shmmax") != std::string::npos);
+  CHECK_FALSE(shm_limit_hit(l, EINVAL, 65536, 4096));
+  CHECK_FALSE(shm_limit_hit(l, EINVAL, 4096, 4096));
+  CHECK_FALSE(shm_limit_hit(l, EACCES, 1 << 30, 4096));
+  // ENOSPC: shmall first (pages rounded up), as the kernel checks it.
+  auto all = shm_limit_hit(l, ENOSPC, 3 * 4096 + 1, 4096);
+  REQUIRE(all);
+  CHECK(all->limit == "shmall");
+  CHECK(all->message.find("4 pages") != std::string::npos);
+  CHECK(all->message.find("1 in use") != std::string::npos);
+  CHECK(all->message.find("needs 4") != std::string::npos);
+  CHECK(all->hint.find("limits.shmall") != std::string::npos);
+  // Exactly filling shmall is allowed: then it is shmmni.
+  l.segments = 2;
+  auto mni = shm_limit_hit(l, ENOSPC, 3 * 4096, 4096);
+  REQUIRE(mni);
+  CHECK(mni->limit == "shmmni");
+  CHECK(mni->message ==
+        "the kernel's shmmni limit of 2 segments is reached: 2 exist");
+  CHECK(mni->hint.find("limits.shmmni") != std::string::npos);
+  // Both reached: the kernel stops at shmall.
+  CHECK(shm_limit_hit(l, ENOSPC, 4 * 4096, 4096)->limit == "shmall");
+  // A page count that wraps around is shmall's too.
+  CHECK(shm_limit_hit(l, ENOSPC, UINT64_MAX, 1)->limit == "shmall");
+  // Neither shows in the use read afterwards: both are named, with values.
+  l.segments = 0;
+  auto either = shm_limit_hit(l, ENOSPC, 4096, 4096);
+  REQUIRE(either);
+  CHECK(either->limit == "shmmni or shmall");
+  CHECK(either->message.find("2 segments") != std::string::npos);
+  CHECK(either->message.find("4 pages") != std::string::npos);
+}
+
+TEST_CASE("sem_limit_hit names the limit a creation ran into",
+          "[sysv_list][limits]") {
+  SemLimits l;
+  l.semmsl = 5;
+  l.semmns = 10;
+  l.semmni = 3;
+  l.sets = 2;
+  l.semaphores = 8;
+  auto msl = sem_limit_hit(l, EINVAL, 6);
+  REQUIRE(msl);
+  CHECK(msl->limit == "semmsl");
+  CHECK(msl->message ==
+        "--nsems 6 is above the kernel's semmsl limit of 5 semaphores per set");
+  CHECK(msl->hint.find("'sysv-sem info'") != std::string::npos);
+  CHECK_FALSE(sem_limit_hit(l, EINVAL, 5));
+  auto mns = sem_limit_hit(l, ENOSPC, 3);
+  REQUIRE(mns);
+  CHECK(mns->limit == "semmns");
+  CHECK(mns->message.find("10 semaphores") != std::string::npos);
+  CHECK(mns->message.find("8 in use") != std::string::npos);
+  CHECK(mns->hint.find("limits.semmns") != std::string::npos);
+  CHECK(sem_limit_hit(l, ENOSPC, 2)->limit != "semmns");  // 8 + 2 fits
+  l.sets = 3;
+  auto mni = sem_limit_hit(l, ENOSPC, 2);
+  REQUIRE(mni);
+  CHECK(mni->limit == "semmni");
+  CHECK(mni->message == "the kernel's semmni limit of 3 sets is reached: 3 exist");
+  CHECK(mni->hint.find("limits.semmni") != std::string::npos);
+  l.sets = 1;
+  CHECK(sem_limit_hit(l, ENOSPC, 1)->limit == "semmni or semmns");
+  CHECK_FALSE(sem_limit_hit(l, EEXIST, 1));
+}
