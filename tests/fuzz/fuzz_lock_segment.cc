@@ -128,8 +128,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check(opened->size() == size, "the whole file is mapped");
   walk(reinterpret_cast<const char*>(opened->header()), size);
   uint64_t locks = opened->lock_count();
-  check(LockSegment::open(path, locks).ok(), "its own lock count is expected");
-  auto other = LockSegment::open(path, locks + kLocksPerWord);
+  check(LockSegment::open(path, {.expect_locks = locks}).ok(),
+        "its own lock count is expected");
+  auto other =
+      LockSegment::open(path, {.expect_locks = locks + kLocksPerWord});
   check(!other && other.error().err == EINVAL, "another lock count is refused");
   return 0;
 }
