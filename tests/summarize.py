@@ -1,12 +1,26 @@
 #!/usr/bin/env python3
-"""Counts test cases across meson's test log and prints "N passed, N failed".
+"""Counts test cases across meson's test logs and prints "N passed, N failed".
 
-Catch2 and Python's unittest each report their own totals; a test program
-that died before reporting counts as one failure. Exit status 1 if any
-failed.
+Usage: summarize.py [--leaked N] [--reports DIR]... [--failed NAME]...
+                    BUILDDIR/meson-logs/testlog.json...
+
+Several build directories (the plain build, the sanitizer builds, ...) are
+counted together; each test is named after its build directory ("build-asan:
+cli test_sysv_shm") so that the failures printed before the summary line say
+which build failed. Catch2 and Python's unittest each report their own
+totals; a test program that died before reporting counts as one failure.
+
+--reports DIR: a sanitizer report directory; the check is one test that
+  passes when DIR holds no file, and fails (printing the reports) otherwise.
+--failed NAME: a step that failed before its tests could run (a build),
+  counted as one failed test.
+--leaked N: the suite left N IPC objects behind; one failed test.
+
+Exit status 1 if any failed.
 """
 
 import json
+import os
 import re
 import sys
 
@@ -14,6 +28,10 @@ CATCH_ALL = re.compile(r"All tests passed \(\d+ assertions? in (\d+) test cases?
 CATCH_SOME = re.compile(r"test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed")
 UNITTEST_RAN = re.compile(r"^Ran (\d+) tests? in ", re.M)
 UNITTEST_END = re.compile(r"^(OK|FAILED)(?: \((.*)\))?\s*$", re.M)
+UNITTEST_FAILURE = re.compile(r"^(?:FAIL|ERROR): (\S+) \(([^)]*)\)", re.M)
+# Lines of a report shown, and reports shown per directory.
+REPORT_LINES = 40
+REPORTS_SHOWN = 5
 
 
 def count(entry):
@@ -42,24 +60,107 @@ def count(entry):
     return (1, 0, 0) if ok else (0, 1, 0)
 
 
+def failed_cases(entry):
+    """The names of the unittest cases that failed, as far as the log says."""
+    text = (entry.get("stdout") or "") + "\n" + (entry.get("stderr") or "")
+    return sorted(set("%s (%s)" % (m.group(1), m.group(2).rsplit(".", 1)[0])
+                      for m in UNITTEST_FAILURE.finditer(text)))
+
+
+def build_dir_name(testlog):
+    """"build-asan" for build-asan/meson-logs/testlog.json."""
+    return os.path.basename(os.path.dirname(os.path.dirname(
+        os.path.abspath(testlog))))
+
+
+def show_reports(name, files):
+    print("FAIL %s: %d sanitizer report(s)" % (name, len(files)))
+    for path in files[:REPORTS_SHOWN]:
+        print("---- %s" % path)
+        try:
+            with open(path, errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError as e:
+            lines = ["(unreadable: %s)" % e]
+        for line in lines[:REPORT_LINES]:
+            print("    " + line)
+        if len(lines) > REPORT_LINES:
+            print("    ... %d more lines" % (len(lines) - REPORT_LINES))
+    if len(files) > REPORTS_SHOWN:
+        print("---- and %d more in %s" % (len(files) - REPORTS_SHOWN,
+                                         os.path.dirname(files[0])))
+
+
+def figure_lines(entry):
+    """The figures a test prints for RELIABILITY.md: the kill storm's JSON
+    line, and each fuzz target's summary line."""
+    out = (entry.get("stdout") or "").splitlines()
+    if entry.get("name") == "kill storm":
+        return ["kill storm " + l for l in out if l.startswith("{")][-1:]
+    return [l for l in out if ": summary: " in l][-1:]
+
+
 def main():
     args = sys.argv[1:]
     leaked = 0
-    if "--leaked" in args:
-        i = args.index("--leaked")
-        leaked = int(args[i + 1])
-        del args[i:i + 2]
+    report_dirs = []
+    failed_steps = []
+    logs = []
+    while args:
+        arg = args.pop(0)
+        if arg == "--leaked":
+            leaked = int(args.pop(0))
+        elif arg == "--reports":
+            report_dirs.append(args.pop(0))
+        elif arg == "--failed":
+            failed_steps.append(args.pop(0))
+        else:
+            logs.append(arg)
     passed = failed = skipped = 0
-    with open(args[0]) as log:
-        for line in log:
-            if not line.strip():
-                continue
-            p, f, s = count(json.loads(line))
+    figures = []
+    for step in failed_steps:
+        print("FAIL %s" % step)
+        failed += 1
+    for testlog in logs:
+        prefix = build_dir_name(testlog)
+        try:
+            with open(testlog) as log:
+                entries = [json.loads(line) for line in log if line.strip()]
+        except (OSError, ValueError) as e:
+            print("FAIL %s: no test log (%s)" % (prefix, e))
+            failed += 1
+            continue
+        for entry in entries:
+            figures.extend("%s: %s" % (prefix, line)
+                           for line in figure_lines(entry))
+            p, f, s = count(entry)
             passed += p
             failed += f
             skipped += s
+            if f:
+                cases = failed_cases(entry)
+                print("FAIL %s: %s (%s)%s" % (
+                    prefix, entry.get("name"), entry.get("result"),
+                    "".join("\n    " + c for c in cases)))
+    for directory in report_dirs:
+        name = build_dir_name(os.path.join(directory, "x")) + \
+            ": sanitizer reports"
+        try:
+            files = sorted(os.path.join(directory, f)
+                           for f in os.listdir(directory))
+        except OSError as e:
+            print("FAIL %s: %s" % (name, e))
+            failed += 1
+            continue
+        if files:
+            show_reports(name, files)
+            failed += 1
+        else:
+            passed += 1
     if leaked:
         failed += 1  # the suite's own check: nothing may be left behind
+    for line in figures:
+        print(line)
     line = "%d passed, %d failed" % (passed, failed)
     if skipped:
         line += ", %d skipped" % skipped

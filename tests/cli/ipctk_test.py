@@ -16,6 +16,30 @@ BUILD_DIR = os.environ.get("IPCTK_BUILD_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..", "build"))
 
 
+def _sanitized():
+    """Whether the tools under test are a sanitizer build: IPCTK_SANITIZED
+    (meson's test setup in such a build sets it), else the build's own
+    options (a test file run by hand)."""
+    if os.environ.get("IPCTK_SANITIZED"):
+        return os.environ["IPCTK_SANITIZED"] != "0"
+    try:
+        with open(os.path.join(BUILD_DIR, "meson-info",
+                               "intro-buildoptions.json")) as f:
+            options = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return any(o["name"] == "b_sanitize" and o["value"] not in ("none", [])
+               for o in options)
+
+
+# A sanitizer build's tool takes ten times as long to start (mostly page
+# faults: ASan's shadow memory and allocator, and the leak check at exit),
+# so tests that start the tools hundreds of times run fewer rounds there,
+# and time bounds on throughput are widened (those of timeouts are not).
+SANITIZED = _sanitized()
+SLOWDOWN = 5.0 if SANITIZED else 1.0
+
+
 def tool_path(name):
     return os.path.join(BUILD_DIR, name)
 

@@ -217,7 +217,7 @@ TEST_CASE("lock, trylock, timed lock, unlock", "[lock]") {
 }
 
 TEST_CASE("a lock whose owner is gone is stale, and one stealer wins",
-          "[lock]") {
+          "[lock][concurrency]") {
   Placed p(Placement::kAnonymous, 64);
   LockManager m(*p.seg);
   Owner gone = dead_owner();
@@ -279,7 +279,7 @@ TEST_CASE("a lock whose owner is gone is stale, and one stealer wins",
 }
 
 TEST_CASE("mutual exclusion: 8 processes x 5000 increments, every placement",
-          "[lock][slow]") {
+          "[lock][slow][concurrency]") {
   for (Placement where :
        {Placement::kAnonymous, Placement::kShm, Placement::kFile}) {
     Placed p(where, 64);
@@ -306,7 +306,8 @@ TEST_CASE("mutual exclusion: 8 processes x 5000 increments, every placement",
   }
 }
 
-TEST_CASE("concurrent allocation: no id is ever held twice", "[lock][slow]") {
+TEST_CASE("concurrent allocation: no id is ever held twice",
+          "[lock][slow][concurrency]") {
   Placed p(Placement::kAnonymous, 256);
   LockManager m(*p.seg);
   // holder[id]: which child holds it (0 = none), claimed with a CAS right
@@ -359,7 +360,7 @@ TEST_CASE("concurrent allocation: no id is ever held twice", "[lock][slow]") {
 }
 
 TEST_CASE("a process killed holding the bitmap mutex does not wedge it",
-          "[lock]") {
+          "[lock][concurrency]") {
   Placed p(Placement::kAnonymous, 128);
   LockManager m(*p.seg);
   REQUIRE(m.allocate().ok());  // lock 0
@@ -432,7 +433,7 @@ bool eventually(F cond) {
 }  // namespace
 
 TEST_CASE("of many concurrent unlocks of one held lock, one releases it",
-          "[lock]") {
+          "[lock][concurrency]") {
   Placed p(Placement::kAnonymous, 64);
   LockManager m(*p.seg);
   for (int round = 0; round < 20; ++round) {
@@ -459,7 +460,7 @@ TEST_CASE("of many concurrent unlocks of one held lock, one releases it",
 }
 
 TEST_CASE("a waiter sleeps on the semaphore until the release wakes it",
-          "[lock]") {
+          "[lock][concurrency]") {
   Placed p(Placement::kShm, 64);
   LockManager m(*p.seg);
   REQUIRE(m.lock(2, self_owner(), {}).ok());
@@ -490,7 +491,8 @@ TEST_CASE("a waiter sleeps on the semaphore until the release wakes it",
   CHECK_FALSE(m.state(2)->locked);
 }
 
-TEST_CASE("waiters that time out or die leave the lock working", "[lock]") {
+TEST_CASE("waiters that time out or die leave the lock working",
+          "[lock][concurrency]") {
   Placed p(Placement::kAnonymous, 64);
   LockManager m(*p.seg);
   REQUIRE(m.lock(6, self_owner(), {}).ok());
@@ -583,7 +585,7 @@ TEST_CASE("a lock that ends with its holder is free once the holder is gone",
 }
 
 TEST_CASE("a waiter takes the lock when a holder it ends with exits",
-          "[lock]") {
+          "[lock][concurrency]") {
   Placed p(Placement::kShm, 64);
   LockManager m(*p.seg);
   Shared<std::atomic<int>> go(1);

@@ -110,7 +110,8 @@ TEST_CASE("a file without #! runs under /bin/sh, as execvp runs it",
   CHECK(WEXITSTATUS(status) == 5);
 }
 
-TEST_CASE("run_command passes on a signal sent to the tool", "[process]") {
+TEST_CASE("run_command passes on a signal sent to the tool",
+          "[process][concurrency]") {
   SignalCatcher signals;
   REQUIRE(signals.ok());
   // The command would sleep for 30 s; SIGTERM sent to the tool with
@@ -141,7 +142,8 @@ TEST_CASE("hold ends at the deadline", "[process]") {
   CHECK(now() - start >= 0.1);
 }
 
-TEST_CASE("hold ends on a signal with 128 + its number", "[process]") {
+TEST_CASE("hold ends on a signal with 128 + its number",
+          "[process][concurrency]") {
   SignalCatcher signals;
   REQUIRE(signals.ok());
   raise(SIGTERM);  // blocked: it waits on the signalfd
@@ -167,7 +169,7 @@ TEST_CASE("hold ends when stdin reaches its end", "[process]") {
 }
 
 TEST_CASE("InterruptCatcher records a signal and puts the old handler back",
-          "[process]") {
+          "[process][concurrency]") {
   struct sigaction before;
   REQUIRE(sigaction(SIGHUP, nullptr, &before) == 0);
   {
