@@ -6,7 +6,6 @@
 
 #include <cerrno>
 #include <ctime>
-#include <iostream>
 
 #include "io.h"
 
@@ -49,12 +48,6 @@ void guard_standard_fds() {
   }
 }
 
-Status check_cout() {
-  std::cout.flush();
-  if (!std::cout) return sys_error("write", errno != 0 ? errno : EIO, "stdout");
-  return Ok{};
-}
-
 void end_if_stdout_broken() {
   if (!stdout_broken) return;
   struct sigaction current;
@@ -77,6 +70,11 @@ Status print_document(const Json& doc, bool pretty) {
   // here; replace rather than throw so that a bug cannot crash the tool.
   std::string text = doc.dump(pretty ? 2 : -1, ' ', false,
                               Json::error_handler_t::replace);
+  text.push_back('\n');
+  return write_holding_sigpipe(text);
+}
+
+Status print_json_text(std::string text) {
   text.push_back('\n');
   return write_holding_sigpipe(text);
 }

@@ -2,6 +2,7 @@
 #define IPCTK_JSON_OUT_H_
 
 #include <functional>
+#include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -22,11 +23,6 @@ using Json = nlohmann::ordered_json;
 /// can pass for success. Call first thing.
 void guard_standard_fds();
 
-/// Checks what went to std::cout (CLI11's --help and --version text): a
-/// full or closed stdout is an error there too. Set errno to 0 before the
-/// text is written, so that the error names the write's errno.
-Status check_cout();
-
 /// Pretty when asked, or when stdout is a terminal (a person is reading).
 bool want_pretty(bool pretty_flag);
 
@@ -36,6 +32,11 @@ bool want_pretty(bool pretty_flag);
 /// has gone is an EPIPE error too and the caller can undo what it did
 /// before it ends (see end_if_stdout_broken).
 Status print_document(const Json& doc, bool pretty);
+
+/// Like print_document, for a document already serialized (compact, by
+/// hand, where building a tree of thousands of entries would cost more
+/// than the rest of the command): writes `text` and a newline.
+Status print_json_text(std::string text);
 
 /// After a document could not be written because its reader had gone
 /// (EPIPE) and the caller has cleaned up: if SIGPIPE has its default

@@ -265,15 +265,8 @@ Result<Outcome> sem_get_command(const SemGetArgs& a, const Context&) {
   // A set this call made is removed again if no one can be told its id.
   if (got->created) {
     int id = got->id;
-    out.undo = [id]() -> std::string {
-      auto rm = sem_remove(id);
-      if (!rm)
-        return "set " + std::to_string(id) +
-               ", which this call created, could not be removed again: " +
-               rm.error().message;
-      return "set " + std::to_string(id) +
-             ", which this call created, was removed again";
-    };
+    out.undo = remove_again("set " + std::to_string(id),
+                            [id] { return sem_remove(id); });
   }
   return out;
 }

@@ -3,13 +3,16 @@
 #include <fcntl.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -73,6 +76,124 @@ void prefault(const char* p, size_t len, bool for_write) {
 #endif
 }
 
+/// sendfile moves at most this much per call (Linux's limit for any
+/// read or write).
+constexpr size_t kMaxSend = 0x7ffff000;
+
+/// The segment's own shmem file, opened through /proc/self/map_files/ for
+/// the range this process just attached, or -1. Copying through this fd
+/// (sendfile, pwrite) moves the bytes between page caches in the kernel
+/// and never maps a page: on a VM where every first touch of a mapped page
+/// costs a shadow page-table fault, that is several times faster than any
+/// copy through the mapping (see tests/bench/README.md). Linux lets only
+/// CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN) open map_files; without it,
+/// for hugetlb segments (whose mapping is rounded to huge pages, so the
+/// name does not match) and without /proc, the caller uses the mapping.
+/// The fd reaches no more than the attachment does: it is opened read-only
+/// for a read-only attachment, and only after shmat allowed the access.
+int open_backing(const char* data, uint64_t size, bool for_write) {
+#if defined(__linux__)
+  uint64_t unit = page_size();
+  uint64_t len = (size + unit - 1) / unit * unit;
+  auto start = reinterpret_cast<uintptr_t>(data);
+  char path[80];
+  std::snprintf(path, sizeof path, "/proc/self/map_files/%llx-%llx",
+                static_cast<unsigned long long>(start),
+                static_cast<unsigned long long>(start + len));
+  int fd = open(path, (for_write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) return -1;
+  // The file is exactly the segment: its size is the segment's size.
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      static_cast<uint64_t>(st.st_size) != size) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+#else
+  (void)data, (void)size, (void)for_write;
+  return -1;
+#endif
+}
+
+/// Closes an fd (open_backing's, a pipe's end) on every way out.
+class ScopedFd {
+ public:
+  explicit ScopedFd(int fd) : fd_(fd) {}
+  ScopedFd(const ScopedFd&) = delete;
+  ScopedFd& operator=(const ScopedFd&) = delete;
+  ~ScopedFd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+/// Whether a sendfile that moved nothing yet failed because this pair of
+/// files cannot do it (no splice support, O_APPEND output, ...): the copy
+/// then goes through the mapping instead.
+bool sendfile_unsupported(int err) {
+  return err == EINVAL || err == ENOSYS || err == EOPNOTSUPP || err == EXDEV;
+}
+
+/// Copies [p, p + len) of the mapping into the regular file `fd` (at its
+/// position) without touching the pages from user space: vmsplice hands
+/// the pages to a private pipe (the kernel finds them by walking the page
+/// tables, faulting in what is missing), and splice copies them from there
+/// into the file's pages before it returns. On a VM whose first user-space
+/// touch of each mapped page costs a shadow page-table fault, that is about
+/// twice as fast as write(2) from the mapping. Returns the bytes copied;
+/// fewer than `len` (0 at worst) if the pair of files cannot do it, for
+/// the caller to copy the rest through the mapping.
+Result<size_t> splice_to_file(const char* p, size_t len, int fd) {
+#if defined(__linux__)
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return size_t{0};
+  ScopedFd rd(pipe_fds[0]), wr(pipe_fds[1]);
+  // 1 MiB, the default pipe-max-size; a smaller pipe works too.
+  fcntl(wr.get(), F_SETPIPE_SZ, 1 << 20);
+  int capacity = fcntl(wr.get(), F_GETPIPE_SZ);
+  size_t cap = capacity > 0 ? static_cast<size_t>(capacity) : 65536;
+  size_t sent = 0;
+  while (sent < len) {
+    struct iovec iov;
+    iov.iov_base = const_cast<char*>(p + sent);
+    iov.iov_len = std::min(len - sent, cap);
+    ssize_t n = vmsplice(wr.get(), &iov, 1, 0);
+    if (n < 0) {
+      int err = errno;
+      if (err == EINTR) continue;
+      if (sendfile_unsupported(err) || err == ENOMEM || err == EFAULT)
+        return sent;
+      return sys_error("vmsplice", err, "stdout");
+    }
+    // The pipe was empty and is drained completely before the next
+    // vmsplice, so it never blocks.
+    for (size_t moved = 0; moved < static_cast<size_t>(n);) {
+      ssize_t m = splice(rd.get(), nullptr, fd, nullptr,
+                         static_cast<size_t>(n) - moved, SPLICE_F_MOVE);
+      if (m < 0) {
+        int err = errno;
+        if (err == EINTR) continue;
+        // Nothing reached the file yet: let the mapping do it all.
+        if (sent == 0 && moved == 0 && sendfile_unsupported(err))
+          return size_t{0};
+        return sys_error("write", err, "stdout");
+      }
+      if (m == 0) return sys_error("write", EIO, "stdout");
+      moved += static_cast<size_t>(m);
+    }
+    sent += static_cast<size_t>(n);
+  }
+  return sent;
+#else
+  (void)p, (void)len, (void)fd;
+  return size_t{0};
+#endif
+}
+
 Error too_big(uint64_t have, uint64_t room, const Region& region) {
   return Error{"write", EFBIG,
                "the data is " + std::to_string(have) +
@@ -118,6 +239,72 @@ Json to_json(const ShmInfo& info) {
   j["dest"] = info.dest();
   j["locked"] = info.locked();
   return j;
+}
+
+namespace {
+
+/// Copies a literal: its length is known when compiling, no strlen.
+template <size_t N>
+char* put(char* p, const char (&literal)[N]) {
+  std::memcpy(p, literal, N - 1);
+  return p + N - 1;
+}
+
+template <typename T>
+char* put_number(char* p, T v) {
+  return std::to_chars(p, p + 24, v).ptr;  // 20 digits and a sign at most
+}
+
+/// `v` in `base`, zero-padded to `width` digits (the "%08x" of key_hex
+/// and the "%04o" of mode_octal).
+char* put_padded(char* p, uint32_t v, int base, size_t width) {
+  char digits[16];
+  char* end = std::to_chars(digits, digits + sizeof digits, v, base).ptr;
+  auto n = static_cast<size_t>(end - digits);
+  for (; n < width; --width) *p++ = '0';
+  std::memcpy(p, digits, n);
+  return p + n;
+}
+
+}  // namespace
+
+void append_json(std::string& out, const ShmInfo& info) {
+  char buf[512];  // the fields' names ~170 bytes, 14 numbers ~300 at most
+  char* p = put(buf, "{\"id\":");
+  p = put_number(p, info.id);
+  p = put(p, ",\"key\":");
+  p = put_number(p, static_cast<uint32_t>(info.key));
+  p = put(p, ",\"key_hex\":\"0x");
+  p = put_padded(p, static_cast<uint32_t>(info.key), 16, 8);
+  p = put(p, "\",\"mode\":");
+  p = put_number(p, info.mode & 0777);
+  p = put(p, ",\"mode_octal\":\"");
+  p = put_padded(p, info.mode & 0777, 8, 4);
+  p = put(p, "\",\"uid\":");
+  p = put_number(p, info.uid);
+  p = put(p, ",\"gid\":");
+  p = put_number(p, info.gid);
+  p = put(p, ",\"cuid\":");
+  p = put_number(p, info.cuid);
+  p = put(p, ",\"cgid\":");
+  p = put_number(p, info.cgid);
+  p = put(p, ",\"size\":");
+  p = put_number(p, info.size);
+  p = put(p, ",\"nattch\":");
+  p = put_number(p, info.nattch);
+  p = put(p, ",\"atime\":");
+  p = put_number(p, info.atime);
+  p = put(p, ",\"dtime\":");
+  p = put_number(p, info.dtime);
+  p = put(p, ",\"ctime\":");
+  p = put_number(p, info.ctime);
+  p = put(p, ",\"cpid\":");
+  p = put_number(p, info.cpid);
+  p = put(p, ",\"lpid\":");
+  p = put_number(p, info.lpid);
+  p = info.dest() ? put(p, ",\"dest\":true") : put(p, ",\"dest\":false");
+  p = info.locked() ? put(p, ",\"locked\":true}") : put(p, ",\"locked\":false}");
+  out.append(buf, p);
 }
 
 Result<ShmCreated> shm_create(const ShmCreateRequest& request) {
@@ -417,7 +604,21 @@ Result<uint64_t> Attachment::write(const Region& region, StagedInput& input,
     return too_big(input.size_, region.length, region);
   char* dest = data_ + region.offset;
   uint64_t got = 0;
-  if (input.fd_ >= 0) {
+  bool done = false;
+  if (input.size_ > 0) {
+    ScopedFd backing(open_backing(data_, size_, true));
+    if (backing.get() >= 0) {
+      auto moved = write_backing(backing.get(), region.offset, input);
+      if (!moved) return moved.error();
+      if (*moved) {
+        got = **moved;
+        done = true;
+      }
+    }
+  }
+  if (done) {
+    // written through the segment's file
+  } else if (input.fd_ >= 0) {
     for (size_t left = static_cast<size_t>(input.size_); left > 0;) {
       size_t chunk = std::min(left, kCopyChunk);
       prefault(dest + got, chunk, true);
@@ -441,14 +642,88 @@ Result<uint64_t> Attachment::write(const Region& region, StagedInput& input,
   return got;
 }
 
+Result<std::optional<uint64_t>> Attachment::write_backing(
+    int backing, uint64_t offset, StagedInput& input) const {
+  uint64_t got = 0;
+  if (input.fd_ >= 0) {
+    // sendfile writes at the output's file position and reads the input
+    // from its own, as read(2) would.
+    if (lseek(backing, static_cast<off_t>(offset), SEEK_SET) < 0)
+      return std::optional<uint64_t>();
+    while (got < input.size_) {
+      size_t want = static_cast<size_t>(
+          std::min<uint64_t>(input.size_ - got, kMaxSend));
+      ssize_t n = sendfile(backing, input.fd_, nullptr, want);
+      if (n < 0) {
+        int err = errno;
+        if (err == EINTR) continue;
+        if (got == 0 && sendfile_unsupported(err))
+          return std::optional<uint64_t>();
+        return sys_error("sendfile", err, "input file");
+      }
+      if (n == 0) break;  // the file shrank meanwhile
+      got += static_cast<uint64_t>(n);
+    }
+    return std::optional<uint64_t>(got);
+  }
+  const char* src = input.from_bytes_ ? input.bytes_.data() : input.scratch_;
+  while (got < input.size_) {
+    size_t want = static_cast<size_t>(
+        std::min<uint64_t>(input.size_ - got, kMaxSend));
+    ssize_t n = pwrite(backing, src + got, want,
+                       static_cast<off_t>(offset + got));
+    if (n < 0) {
+      int err = errno;
+      if (err == EINTR) continue;
+      if (got == 0) return std::optional<uint64_t>();  // use the mapping
+      return sys_error("write", err, id_text(id_));
+    }
+    if (n == 0) return sys_error("write", EIO, id_text(id_));
+    got += static_cast<uint64_t>(n);
+  }
+  return std::optional<uint64_t>(got);
+}
+
 Status Attachment::read_to_fd(const Region& region, int fd) const {
   // A pipe, file or socket copies the bytes out of the mapping: fault the
   // pages in ahead. A character device (/dev/null, a terminal) may never
   // touch them, so it is left to fault them in itself if it does.
   struct stat st;
-  bool touches = fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode);
-  const char* p = data_ + region.offset;
-  for (size_t left = static_cast<size_t>(region.length); left > 0;) {
+  bool known = fstat(fd, &st) == 0;
+  bool touches = !known || !S_ISCHR(st.st_mode);
+  size_t sent = 0;
+  // Only into a regular file: there sendfile copies the bytes into the
+  // file's pages before it returns. Into a pipe (or a socket) it would
+  // pass references to the segment's pages, and a reader would see what
+  // the segment holds when it reads, not when this command ran.
+  if (known && S_ISREG(st.st_mode) && region.length > 0) {
+    ScopedFd backing(open_backing(data_, size_, false));
+    if (backing.get() >= 0) {
+      off_t from = static_cast<off_t>(region.offset);
+      while (sent < region.length) {
+        size_t want = static_cast<size_t>(
+            std::min<uint64_t>(region.length - sent, kMaxSend));
+        ssize_t n = sendfile(fd, backing.get(), &from, want);
+        if (n < 0) {
+          int err = errno;
+          if (err == EINTR) continue;
+          if (sent == 0 && sendfile_unsupported(err)) break;
+          return sys_error("write", err, "stdout");
+        }
+        if (n == 0)  // the segment's file is never shorter than the region
+          return sys_error("sendfile", EIO, id_text(id_));
+        sent += static_cast<size_t>(n);
+      }
+    }
+    if (sent == 0) {
+      auto spliced = splice_to_file(data_ + region.offset,
+                                    static_cast<size_t>(region.length), fd);
+      if (!spliced) return spliced.error();
+      sent = *spliced;
+    }
+  }
+  const char* p = data_ + region.offset + sent;
+  for (size_t left = static_cast<size_t>(region.length) - sent; left > 0;) {
     size_t chunk = std::min(left, kCopyChunk);
     if (touches) prefault(p, chunk, false);
     auto w = write_all(fd, p, chunk, "stdout");

@@ -38,6 +38,10 @@ struct ShmInfo {
 /// The contract's segment object (same fields for stat, list and set).
 Json to_json(const ShmInfo& info);
 
+/// Appends to_json(info).dump() to `out`, the same bytes without building
+/// the tree: `list` of thousands of segments streams its entries.
+void append_json(std::string& out, const ShmInfo& info);
+
 struct ShmCreateRequest {
   key_t key = 0;  // IPC_PRIVATE for a new private segment
   uint64_t size = 0;
@@ -151,7 +155,18 @@ class Attachment {
   /// Writes the bytes of `region` to `fd`, straight from the segment.
   Status read_to_fd(const Region& region, int fd) const;
 
+  /// Both copies go through the segment's own file when this process may
+  /// open it (/proc/self/map_files: CAP_CHECKPOINT_RESTORE or
+  /// CAP_SYS_ADMIN), which maps no page; otherwise through the mapping
+  /// (read_to_fd into a regular file by vmsplice + splice, so that the
+  /// kernel, not user space, touches the pages). Either way the bytes are
+  /// copied once, with no buffer in between.
+
  private:
+  /// The write through the segment's file `backing`: the bytes written,
+  /// or nothing if this input cannot go that way and nothing was written.
+  Result<std::optional<uint64_t>> write_backing(int backing, uint64_t offset,
+                                                StagedInput& input) const;
   Attachment(int id, char* data, uint64_t size, bool readonly)
       : id_(id), data_(data), size_(size), readonly_(readonly) {}
   void detach();

@@ -3,8 +3,9 @@
 #include <sys/ipc.h>
 
 #include <exception>
-#include <iostream>
+#include <sstream>
 
+#include "io.h"
 #include "ipctk_version.h"
 #include "parse.h"
 
@@ -25,12 +26,19 @@ void Tool::add(std::string name, std::string description, Options options,
 }
 
 int Tool::print_text(const CLI::Error& e) {
-  errno = 0;
-  int status = app_.exit(e);
-  auto flushed = check_cout();
-  if (!flushed) {
-    print_error(flushed.error());
-    return kExitFailed;
+  std::ostringstream out, err;
+  int status = app_.exit(e, out, err);
+  // Help and version go to `out`; `err` stays empty for them, but nothing
+  // CLI11 says is dropped.
+  for (auto [fd, text] : {std::pair<int, std::string>(1, out.str()),
+                          std::pair<int, std::string>(2, err.str())}) {
+    if (text.empty()) continue;
+    auto written = write_all(fd, text.data(), text.size(),
+                             fd == 1 ? "stdout" : "stderr");
+    if (!written && fd == 1) {
+      print_error(written.error());
+      return kExitFailed;
+    }
   }
   return status;
 }
@@ -221,6 +229,17 @@ CLI::Option* add_optional(CLI::App* sub, const std::string& name,
                           const std::string& help) {
   return sub->add_option_function<std::string>(
       name, [&value](const std::string& v) { value = v; }, help);
+}
+
+std::function<std::string()> remove_again(std::string what,
+                                          std::function<Status()> remove) {
+  return [what = std::move(what), remove = std::move(remove)]() -> std::string {
+    auto rm = remove();
+    if (!rm)
+      return what + ", which this call created, could not be removed again: " +
+             rm.error().message;
+    return what + ", which this call created, was removed again";
+  };
 }
 
 }  // namespace ipctk

@@ -8,8 +8,7 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
+#include "cli11.h"
 #include "error.h"
 #include "json_out.h"
 
@@ -43,6 +42,11 @@ struct Outcome {
   std::string done;
 };
 
+/// An Outcome::undo that removes an object this call created (`what`, e.g.
+/// "segment 5") with `remove`, and says in the hint whether that worked.
+std::function<std::string()> remove_again(std::string what,
+                                          std::function<Status()> remove);
+
 using Action = std::function<Result<Outcome>(const Context&)>;
 /// Declares a subcommand's flags on its CLI11 app.
 using Options = std::function<void(CLI::App*)>;
@@ -70,7 +74,8 @@ class Tool {
     bool takes_command;
     CLI::App* app = nullptr;  // built by run() when needed
   };
-  /// Prints --help or --version text and checks that it got out.
+  /// Prints --help or --version text (through a string and write(2), not
+  /// std::cout: see cli11.h) and checks that it got out.
   int print_text(const CLI::Error& e);
 
   CLI::App app_;

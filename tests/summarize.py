@@ -22,6 +22,7 @@ Exit status 1 if any failed.
 import json
 import os
 import re
+import subprocess
 import sys
 
 CATCH_ALL = re.compile(r"All tests passed \(\d+ assertions? in (\d+) test cases?\)")
@@ -29,6 +30,8 @@ CATCH_SOME = re.compile(r"test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) f
 UNITTEST_RAN = re.compile(r"^Ran (\d+) tests? in ", re.M)
 UNITTEST_END = re.compile(r"^(OK|FAILED)(?: \((.*)\))?\s*$", re.M)
 UNITTEST_FAILURE = re.compile(r"^(?:FAIL|ERROR): (\S+) \(([^)]*)\)", re.M)
+# A stack frame without a source line: " (/path/to/binary+0x1f2e)".
+UNPLACED_FRAME = re.compile(r" \((/[^()+]+)\+(0x[0-9a-f]+)\)$")
 # Lines of a report shown, and reports shown per directory.
 REPORT_LINES = 40
 REPORTS_SHOWN = 5
@@ -73,6 +76,36 @@ def build_dir_name(testlog):
         os.path.abspath(testlog))))
 
 
+def add_lines(lines):
+    """Source lines for the frames the runtime named without one: GCC 12's
+    built-in symbolizer gives some functions of a large program only their
+    name ("in f() (/build/tool+0x1234)"); addr2line finds the rest."""
+    wanted = {}
+    for line in lines:
+        m = UNPLACED_FRAME.search(line)
+        if m:
+            wanted.setdefault(m.group(1), set()).add(m.group(2))
+    places = {}
+    for binary, offsets in wanted.items():
+        offsets = sorted(offsets)
+        try:
+            out = subprocess.run(["addr2line", "-e", binary] + offsets,
+                                 capture_output=True, text=True,
+                                 timeout=60).stdout.splitlines()
+        except (OSError, subprocess.SubprocessError):
+            continue
+        for offset, place in zip(offsets, out):
+            if not place.startswith("??"):
+                places[(binary, offset)] = place
+    result = []
+    for line in lines:
+        m = UNPLACED_FRAME.search(line)
+        if m and (m.group(1), m.group(2)) in places:
+            line = line[:m.start()] + " " + places[(m.group(1), m.group(2))]
+        result.append(line)
+    return result
+
+
 def show_reports(name, files):
     print("FAIL %s: %d sanitizer report(s)" % (name, len(files)))
     for path in files[:REPORTS_SHOWN]:
@@ -82,7 +115,7 @@ def show_reports(name, files):
                 lines = f.read().splitlines()
         except OSError as e:
             lines = ["(unreadable: %s)" % e]
-        for line in lines[:REPORT_LINES]:
+        for line in add_lines(lines[:REPORT_LINES]):
             print("    " + line)
         if len(lines) > REPORT_LINES:
             print("    ... %d more lines" % (len(lines) - REPORT_LINES))
@@ -130,6 +163,7 @@ def main():
             print("FAIL %s: no test log (%s)" % (prefix, e))
             failed += 1
             continue
+        dir_passed = dir_failed = 0
         for entry in entries:
             figures.extend("%s: %s" % (prefix, line)
                            for line in figure_lines(entry))
@@ -137,11 +171,16 @@ def main():
             passed += p
             failed += f
             skipped += s
+            dir_passed += p
+            dir_failed += f
             if f:
                 cases = failed_cases(entry)
                 print("FAIL %s: %s (%s)%s" % (
                     prefix, entry.get("name"), entry.get("result"),
                     "".join("\n    " + c for c in cases)))
+        print("%s: %d passed, %d failed (%d test programs, %.0f s summed)" % (
+            prefix, dir_passed, dir_failed, len(entries),
+            sum(e.get("duration", 0) for e in entries)))
     for directory in report_dirs:
         name = build_dir_name(os.path.join(directory, "x")) + \
             ": sanitizer reports"

@@ -192,6 +192,16 @@ class FaultTestCase(LockTestCase):
             self.assertEqual(e["code"], code, err)
         return e
 
+    def assert_ended_by(self, waiter, sig):
+        """Sends `sig` to a waiting tool: it ends with 128 + N, prints
+        nothing on stdout, and says EINTR with the signal's name."""
+        waiter.send_signal(sig)
+        out, err = waiter.communicate(timeout=10)
+        self.assertEqual(waiter.returncode, 128 + sig, err)
+        self.assertEqual(out, b"")
+        e = self.error_of(err, "EINTR")
+        self.assertIn(sig.name, e["message"])
+
     def in_namespace(self, flags, steps):
         """Runs `steps` (see NAMESPACE_DRIVER) in new namespaces."""
         p = subprocess.run(["unshare"] + flags + [PYTHON, "-c",
@@ -280,12 +290,7 @@ class SignalTest(FaultTestCase):
                         waiter = self.spawn(argv, preexec_fn=default_signals)
                         self.wait_until(lambda: slot_waiters(path, 2) == 1,
                                         "the locker waits")
-                        waiter.send_signal(sig)
-                        out, err = waiter.communicate(timeout=10)
-                        self.assertEqual(waiter.returncode, 128 + sig, err)
-                        self.assertEqual(out, b"")
-                        e = self.error_of(err, "EINTR")
-                        self.assertIn(sig.name, e["message"])
+                        self.assert_ended_by(waiter, sig)
                         # Nothing taken, nothing left counted, no command.
                         self.assertEqual(slot_waiters(path, 2), 0)
                         self.assertFalse(os.path.exists(flag))
@@ -325,12 +330,7 @@ class SignalTest(FaultTestCase):
                     self.wait_until(
                         lambda: self.sem_state(semid)[0][num][counter] == 1,
                         "the op waits")
-                    waiter.send_signal(sig)
-                    out, err = waiter.communicate(timeout=10)
-                    self.assertEqual(waiter.returncode, 128 + sig, err)
-                    self.assertEqual(out, b"")
-                    e = self.error_of(err, "EINTR")
-                    self.assertIn(sig.name, e["message"])
+                    self.assert_ended_by(waiter, sig)
                     self.assertFalse(os.path.exists(flag))
                     # Values, waiters and last pids as they were; otime
                     # too, but after a wait with undo: Linux stamps it when

@@ -15,6 +15,7 @@ import pwd
 import random
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -849,6 +850,148 @@ class OutputTest(ShmTestCase):
         r = run("sysv-shm", "--version")
         self.assertEqual((r.rc, r.err), (0, b""), r)
         self.assertEqual(r.out.decode().strip(), version)
+
+
+# ---------------------------------------------------------------------------
+class CopyPathTest(ShmTestCase):
+    """read --raw and write --file/stdin go through the segment's own file
+    (/proc/self/map_files, sendfile/pwrite) when the caller may open it
+    (root here), and through the mapping otherwise (nobody; read --raw into
+    a regular file by vmsplice + splice): both paths must move exactly the
+    region's bytes."""
+
+    SIZE = 3 * 4096 + 123
+
+    def traced(self, user, *args, stdout=subprocess.PIPE, input=None):
+        """Runs sysv-shm under strace; returns (rc, out, trace text)."""
+        fd, trace = tempfile.mkstemp(prefix="ipctk-strace-")
+        os.close(fd)
+        self.addCleanup(os.unlink, trace)
+        # strace (root) runs setpriv, which execs the tool in the same
+        # process: the trace is the tool's, setpriv's own calls aside.
+        argv = [tool_path("sysv-shm")] + [str(a) for a in args]
+        if user is not None:
+            argv = ["setpriv", "--reuid=" + user, "--regid=nogroup",
+                    "--clear-groups", "--"] + argv
+        argv = ["strace", "-o", trace, "-e",
+                "trace=openat,sendfile,pwrite64,vmsplice,splice"] + argv
+        # LeakSanitizer cannot stop a traced process's threads and ends
+        # the program instead; in a sanitizer build the leak check is off
+        # here (every other test keeps it).
+        env = dict(os.environ)
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+        p = subprocess.run(argv, input=input, stdout=stdout, env=env,
+                           stderr=subprocess.PIPE, timeout=60)
+        with open(trace) as f:
+            return p.returncode, p.stdout, f.read()
+
+    def check_both_paths(self, user, fast):
+        shmid = self.make_segment(self.SIZE, "--mode", "0666")
+        base = bytes(random.randrange(256) for _ in range(self.SIZE))
+        segment_fill(shmid, base)
+        data = os.urandom(2 * 4096 + 77)
+        path = self.temp_file(b"skip" + data)
+        os.chmod(path, 0o644)
+        # A file at an odd offset, ending inside a page.
+        doc = self.assertOk(self.shm("write", shmid, "--offset", 1001,
+                                     "--file", path, user=user))
+        self.assertEqual(doc["written"], len(data) + 4)
+        want = bytearray(base)
+        want[1001:1001 + 4 + len(data)] = b"skip" + data
+        self.assertTrue(segment_bytes(shmid) == bytes(want))
+        # Piped input (staged in memory, then copied in).
+        piped = os.urandom(5000)
+        doc = self.assertOk(self.shm("write", shmid, "--offset", 7, input=piped,
+                                     user=user))
+        want[7:5007] = piped
+        self.assertTrue(segment_bytes(shmid) == bytes(want))
+        # --data, then --zero-fill of the rest of the region.
+        doc = self.assertOk(self.shm("write", shmid, "--offset", 9000,
+                                     "--length", 3000, "--data", "abc",
+                                     "--zero-fill", user=user))
+        self.assertEqual((doc["written"], doc["zero_filled"]), (3, 2997))
+        want[9000:12000] = b"abc" + bytes(2997)
+        self.assertTrue(segment_bytes(shmid) == bytes(want))
+        # Reads: a slice, the whole, the tail.
+        for extra, lo, hi in ((("--offset", 999, "--length", 5000), 999, 5999),
+                              ((), 0, self.SIZE),
+                              (("--offset", self.SIZE - 5), self.SIZE - 5,
+                               self.SIZE)):
+            r = self.shm("read", shmid, "--raw", *extra, user=user)
+            self.assertEqual((r.rc, r.err), (0, b""), r)
+            self.assertTrue(r.out == bytes(want[lo:hi]), extra)
+        # Into a regular file opened for appending: sendfile refuses
+        # O_APPEND output, so the fast path hands over to the mapping.
+        out = self.temp_file(b"head")
+        os.chmod(out, 0o666)
+        with open(out, "ab") as f:
+            argv = [tool_path("sysv-shm"), "read", str(shmid), "--raw",
+                    "--offset", "100", "--length", "9000"]
+            if user is not None:
+                argv = ["setpriv", "--reuid=" + user, "--regid=nogroup",
+                        "--clear-groups", "--"] + argv
+            p = subprocess.run(argv, stdout=f, stderr=subprocess.PIPE,
+                               timeout=60)
+        self.assertEqual((p.returncode, p.stderr), (0, b""))
+        with open(out, "rb") as f:
+            self.assertTrue(f.read() == b"head" + bytes(want[100:9100]))
+        if shutil.which("strace") is None:
+            return
+        # Which path was taken: only the privileged one opens map_files and
+        # sendfiles; the unprivileged one is refused and uses the mapping.
+        copy = self.temp_file(b"")
+        os.chmod(copy, 0o666)
+        with open(copy, "wb") as f:
+            rc, _, trace = self.traced(user, "read", shmid, "--raw", stdout=f)
+        self.assertEqual(rc, 0, trace)
+        with open(copy, "rb") as f:
+            self.assertTrue(f.read() == bytes(want))
+        opened = re.search(r'openat\(.*map_files/.*\) = \d+', trace)
+        self.assertEqual(bool(opened), fast, trace)
+        self.assertEqual(bool(re.search(r'^sendfile\(1, .*= \d+$', trace,
+                                        re.M)), fast, trace)
+        # Without the segment's file, a regular file is filled by vmsplice
+        # of the mapping into a pipe and splice from there.
+        self.assertEqual(bool(re.search(r'^vmsplice\(.*= \d+$', trace,
+                                        re.M)), not fast, trace)
+        # Into a pipe: neither (both would pass page references).
+        rc, got, trace = self.traced(user, "read", shmid, "--raw")
+        self.assertEqual(rc, 0, trace)
+        self.assertTrue(got == bytes(want))
+        self.assertNotIn("sendfile(", trace)
+        self.assertNotIn("vmsplice(", trace)
+        rc, _, trace = self.traced(user, "write", shmid, "--file", path)
+        self.assertEqual(rc, 0, trace)
+        self.assertEqual(bool(re.search(r'^sendfile\(.*= \d+$', trace,
+                                        re.M)), fast, trace)
+        want[0:4 + len(data)] = b"skip" + data
+        self.assertTrue(segment_bytes(shmid) == bytes(want))
+
+    @staticmethod
+    def may_open_map_files():
+        """Whether this process may open /proc/self/map_files entries (in
+        a container, root may lack the capability in the initial user
+        namespace that Linux asks for)."""
+        d = "/proc/self/map_files"
+        for name in os.listdir(d):
+            try:
+                os.close(os.open(os.path.join(d, name), os.O_RDONLY))
+                return True
+            except PermissionError:
+                return False
+            except OSError:
+                continue
+        return False
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root (map_files)")
+    def test_privileged_path_moves_exactly_the_region(self):
+        if not self.may_open_map_files():
+            self.skipTest("/proc/self/map_files cannot be opened here")
+        self.check_both_paths(None, True)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root (setpriv nobody)")
+    def test_unprivileged_path_moves_exactly_the_region(self):
+        self.check_both_paths("nobody", False)
 
 
 # ---------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 #include <fcntl.h>
 #include <sys/ipc.h>
+#include <sys/shm.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -40,6 +42,39 @@ TEST_CASE("make_region checks bounds", "[shm]") {
   CHECK(make_region(100, 91, 10).error().err == ERANGE);
   CHECK(make_region(100, 101, std::nullopt).error().err == ERANGE);
   CHECK(make_region(100, 1, UINT64_MAX).error().err == ERANGE);
+}
+
+TEST_CASE("append_json writes the bytes of to_json's dump", "[shm]") {
+  ShmInfo zero;  // id -1, everything else 0
+  ShmInfo typical;
+  typical.id = 7929860;
+  typical.key = 0x1a2b;
+  typical.mode = 0600;
+  typical.size = 4096;
+  typical.uid = typical.cuid = 1000;
+  typical.gid = typical.cgid = 100;
+  typical.ctime = 1795458508;
+  typical.cpid = 3076;
+  ShmInfo extreme;  // the widest numbers, a negative key, the flag bits
+  extreme.id = INT32_MAX;
+  extreme.key = static_cast<key_t>(0xdeadbeef);
+  extreme.mode = 0777 | SHM_DEST | SHM_LOCKED;
+  extreme.size = UINT64_MAX;
+  extreme.nattch = UINT64_MAX;
+  extreme.uid = extreme.gid = extreme.cuid = extreme.cgid = UINT32_MAX;
+  extreme.atime = INT64_MIN;
+  extreme.dtime = INT64_MAX;
+  extreme.ctime = -1;
+  extreme.cpid = INT32_MAX;
+  extreme.lpid = 1;
+  ShmInfo small;  // one-digit key and mode: padding
+  small.key = 1;
+  small.mode = 04 | SHM_DEST;
+  for (const ShmInfo& info : {zero, typical, extreme, small}) {
+    std::string out = "[";
+    append_json(out, info);
+    CHECK(out == "[" + to_json(info).dump());
+  }
 }
 
 TEST_CASE("effective_size rounds up to pages", "[shm]") {
