@@ -9,6 +9,7 @@ nothing of the run is left), and calls run_main(bench).
 """
 
 import gc
+import json
 import os
 import shutil
 import signal
@@ -121,6 +122,24 @@ class Row:
         ok = self.ratio <= value if op == "<=" else self.ratio >= value
         return "yes" if ok else "NO"
 
+    def to_json(self):
+        """The row as tests/bench/run's report reads it (--json)."""
+        return {
+            "what": self.what.strip(),
+            "ipctk": self.cell(self.a_med),
+            "peer": self.cell(self.b_med),
+            "ratio": self.ratio_text(),
+            "ratio_value": self.ratio,
+            "target": self.target_text(),
+            "met": self.met(),
+            "runs": len(self.a_ns),
+            "ipctk_median": self.a_med,
+            "peer_median": self.b_med,
+            "size": self.size,
+            "method": getattr(self, "method", "wall-clock median"),
+            "note": getattr(self, "note", None),
+        }
+
 
 class BenchBase:
     # The line above the table: what the ratio is.
@@ -136,11 +155,20 @@ class BenchBase:
         self.rows = []
         self.tmpdir = None        # for the static no-op binary
         self.start_time = time.time()
+        # Data for tests/bench/run's plots: name -> {"x": label, "y": label,
+        # "lines": {line name: [[x, y], ...]}} (see add_point).
+        self.series = {}
+
+    def add_point(self, plot, line, x, y, x_label="", y_label=""):
+        """Records one point of a plot that --json writes out."""
+        entry = self.series.setdefault(
+            plot, {"x": x_label, "y": y_label, "lines": {}})
+        entry["lines"].setdefault(line, []).append([x, y])
 
     # -- spawning ---------------------------------------------------------
 
     def spawn(self, argv, stdout=subprocess.DEVNULL, out_path=None,
-              out_trunc=True, capture=False):
+              out_trunc=True, capture=False, **popen_kw):
         """Runs argv to completion; returns (wall ns, stdout bytes or None).
 
         The timed region is what subprocess.run does (Popen + communicate),
@@ -149,7 +177,8 @@ class BenchBase:
         sides of every pair so that a failure can be reported.
         """
         ns, out, status, err = self.spawn_status(argv, stdout, out_path,
-                                                 out_trunc, capture)
+                                                 out_trunc, capture,
+                                                 **popen_kw)
         if status != 0:
             raise BenchError("%s exited with %d: %s" % (
                 " ".join(argv), status,
@@ -157,9 +186,10 @@ class BenchBase:
         return ns, out
 
     def spawn_status(self, argv, stdout=subprocess.DEVNULL, out_path=None,
-                     out_trunc=True, capture=False):
+                     out_trunc=True, capture=False, **popen_kw):
         """Like spawn, but a failure is returned, not raised:
-        (wall ns, stdout bytes or None, exit status, stderr bytes)."""
+        (wall ns, stdout bytes or None, exit status, stderr bytes).
+        popen_kw goes to Popen (e.g. user=, group=, extra_groups=)."""
         fd = None
         t0 = time.perf_counter_ns()
         try:
@@ -173,7 +203,8 @@ class BenchBase:
                 stdout = subprocess.PIPE
             with subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                   stdout=stdout,
-                                  stderr=subprocess.PIPE) as p:
+                                  stderr=subprocess.PIPE,
+                                  **popen_kw) as p:
                 self.pids[p.pid] = [time.time(), None]
                 self.live = p
                 out, err = p.communicate()
@@ -294,6 +325,31 @@ class BenchBase:
             (" (" + "; ".join(missed) + ")") if missed else ""))
 
 
+def add_json_arg(ap):
+    """The --json option every benchmark script takes (tests/bench/run)."""
+    ap.add_argument("--json", metavar="FILE", default=None,
+                    help="also write the rows and plot data to FILE as JSON "
+                         "(tests/bench/run reads it)")
+
+
+def write_json(bench, path, status):
+    doc = {
+        "script": os.path.basename(sys.argv[0]),
+        "argv": sys.argv[1:],
+        "status": status,
+        "host": bench.host_line(),
+        "load_at_end": bench.loadavg(),
+        "seconds": round(time.time() - bench.start_time, 1),
+        "rows": [r.to_json() for r in bench.rows],
+        "series": bench.series,
+    }
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
 def run_main(bench):
     """Runs bench.run(), then always bench.cleanup() and
     bench.verify_clean(); SIGTERM and SIGHUP end the run like Ctrl-C.
@@ -324,4 +380,7 @@ def run_main(bench):
             print("cleanup: %s" % p, file=sys.stderr)
         if not bench.verify_clean() or problems:
             status = status or 1
+    json_path = getattr(bench.args, "json", None)
+    if json_path:
+        write_json(bench, json_path, status)
     return status

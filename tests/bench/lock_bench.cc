@@ -4,8 +4,8 @@
 //
 //   lock_bench [--quick] [--pairs N] [--reps R] [--alloc-reps R]
 //              [--naive-max LOCKS] [--naive-budget S] [--handoffs N]
-//              [--handoff-reps R] [--skip-pairs] [--skip-alloc]
-//              [--skip-handoff]
+//              [--handoff-reps R] [--spread-pairs N] [--json FILE]
+//              [--skip-pairs] [--skip-alloc] [--skip-handoff]
 //
 // (a) pairs     one uncontended lock + unlock of one lock, ns per pair, for
 //               LockManager on an anonymous segment and on a /dev/shm
@@ -22,7 +22,11 @@
 //               bitmap (guarded by the same kind of robust mutex, so that
 //               only the search differs), for 2,048 ... 1,048,576 locks:
 //               wall time and CPU ns per lock (which should stay flat).
-//               Target for 1,048,576 locks: under 0.1 s.
+//               Target for 1,048,576 locks: under 0.1 s; CPU ns per lock
+//               at 1,048,576 over that at 2,048: at most 1.5. Also, for
+//               the plot, lock + unlock against the segment's size.
+// --json FILE   also writes the rows and plot series in the shape of
+//               benchlib.py's write_json (not when interrupted).
 // (c) handoff   two processes: A holds the lock, B blocks in lock(); once B
 //               is asleep (/proc/B/stat says S), A notes the time and
 //               unlocks; B notes the time when its lock() returns. The
@@ -46,6 +50,7 @@
 #include <sys/prctl.h>
 #include <sys/sem.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +59,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cinttypes>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -64,7 +70,10 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "lock_manager.h"
 #include "lock_segment.h"
@@ -173,24 +182,56 @@ std::string with_commas(uint64_t n) {
 }
 
 /// One line of the final table. Ratio = ipctk / peer (lower is better);
-/// `target` is either a ratio bound or, with `absolute`, a bound on the
-/// ipctk value itself (in the row's unit).
+/// `target` is either a ratio bound or a bound on the ipctk value itself
+/// (in the row's unit). The numbers (in ns) and how they were measured go
+/// to --json as well, in the shape benchlib.py's Row.to_json() has.
 struct TableRow {
   std::string what, ipctk, peer;
   double ratio = -1;  // < 0: no ratio
   std::string target = "-";
   std::string met = "-";
+  long runs = 0;
+  double ipctk_ns = -1, peer_ns = -1;  // medians; < 0: none
+  std::string method;
 };
 std::vector<TableRow> g_rows;
 
 TableRow ratio_row(std::string what, std::string a, std::string b, double ratio,
                    std::optional<double> at_most) {
-  TableRow r{std::move(what), std::move(a), std::move(b), ratio, "-", "-"};
+  TableRow r{std::move(what), std::move(a), std::move(b), ratio, "-", "-", 0, -1, -1, ""};
   if (at_most) {
     r.target = fmt("<= %.2f", *at_most);
     r.met = ratio <= *at_most ? "yes" : "NO";
   }
   return r;
+}
+
+/// ratio_row with the medians (ns), the number of runs and the method.
+TableRow& add_row(TableRow r, long runs, double ipctk_ns, double peer_ns,
+                  std::string method) {
+  r.runs = runs;
+  r.ipctk_ns = ipctk_ns;
+  r.peer_ns = peer_ns;
+  r.method = std::move(method);
+  g_rows.push_back(std::move(r));
+  return g_rows.back();
+}
+
+/// Plot data for --json: plot -> {"x": label, "y": label, "lines": {line:
+/// [[x, y], ...]}}, as benchlib.py's BenchBase.add_point records it.
+nlohmann::ordered_json g_series = nlohmann::ordered_json::object();
+
+void add_point(const std::string& plot, const std::string& line, uint64_t x, double y,
+               const std::string& x_label, const std::string& y_label) {
+  auto& p = g_series[plot];
+  if (!p.contains("x")) {
+    p["x"] = x_label;
+    p["y"] = y_label;
+    p["lines"] = nlohmann::ordered_json::object();
+  }
+  auto& points = p["lines"][line];
+  if (points.is_null()) points = nlohmann::ordered_json::array();
+  points.push_back({x, y});
 }
 
 void print_table() {
@@ -278,6 +319,8 @@ struct Options {
   double naive_budget = 6.0;  // seconds of naive runs per size, at least one
   long handoffs = 1000;
   int handoff_reps = 3;
+  long spread_pairs = 200000;  // per size, for the lock+unlock plot; 0: none
+  std::string json;            // --json FILE
   bool skip_pairs = false, skip_alloc = false, skip_handoff = false;
 };
 
@@ -384,19 +427,25 @@ void bench_pairs(const Options& o, const LockSegment& anon,
                 median(x.wall_ns_per_pair), med / peer);
   }
   std::string peer_text = fmt("%.1f ns", peer);  // CPU time per pair
+  const std::string method =
+      "thread CPU time per pair (CLOCK_THREAD_CPUTIME_ID), median of " +
+      std::to_string(o.reps) + " repetitions of " + with_commas(static_cast<uint64_t>(o.pairs)) +
+      " pairs, variants in rotating order";
   for (int i = 0; i < 2; ++i) {
     double a = median(v[static_cast<size_t>(i)].ns_per_pair);
-    g_rows.push_back(ratio_row(
-        std::string("lock+unlock pair, ") +
-            (i == 0 ? "anonymous" : "/dev/shm") + " (peer robust mutex)",
-        fmt("%.1f ns", a), peer_text, a / peer, 1.2));
+    add_row(ratio_row(std::string("lock+unlock pair, ") +
+                          (i == 0 ? "anonymous" : "/dev/shm") + " (peer robust mutex)",
+                      fmt("%.1f ns", a), peer_text, a / peer, 1.2),
+            o.reps, a, peer, method);
   }
-  g_rows.push_back(ratio_row("  info: bare CAS pair (peer robust mutex)",
-                             fmt("%.1f ns", median(v[3].ns_per_pair)), peer_text,
-                             median(v[3].ns_per_pair) / peer, std::nullopt));
-  g_rows.push_back(ratio_row("  info: plain pshared mutex (peer robust mutex)",
-                             fmt("%.1f ns", median(v[4].ns_per_pair)), peer_text,
-                             median(v[4].ns_per_pair) / peer, std::nullopt));
+  add_row(ratio_row("  info: bare CAS pair (peer robust mutex)",
+                    fmt("%.1f ns", median(v[3].ns_per_pair)), peer_text,
+                    median(v[3].ns_per_pair) / peer, std::nullopt),
+          o.reps, median(v[3].ns_per_pair), peer, method);
+  add_row(ratio_row("  info: plain pshared mutex (peer robust mutex)",
+                    fmt("%.1f ns", median(v[4].ns_per_pair)), peer_text,
+                    median(v[4].ns_per_pair) / peer, std::nullopt),
+          o.reps, median(v[4].ns_per_pair), peer, method);
   pthread_mutex_destroy(robust);
   pthread_mutex_destroy(plain);
   munmap(bare, 4096);
@@ -497,6 +546,63 @@ Took fill_naive(NaiveAllocator& a, uint64_t locks) {
   return took;
 }
 
+constexpr const char* kAllocX = "locks in the segment";
+constexpr const char* kAllocY = "ns per lock (CPU)";
+
+/// (locks, ns per pair on one lock, ns per pair spread over the segment).
+std::vector<std::tuple<uint64_t, double, double>> g_spread_ns;
+
+/// Uncontended lock + unlock against the segment's size, for the plot:
+/// `o.spread_pairs` pairs on lock 7 alone, and as many on ids spread over
+/// the whole segment (an odd stride, so every pair is on another lock and
+/// the slots' cache lines and pages come from all over it); CPU time per
+/// pair, the median of three runs after one untimed one (which faults the
+/// pages in). The lock must be free after each pair.
+bool spread_pairs(const Options& o, LockManager& m, uint64_t locks) {
+  if (o.spread_pairs <= 0) return true;
+  if ((locks & (locks - 1)) != 0) {  // the spread below wraps with a mask
+    fail("spread_pairs: " + std::to_string(locks) + " is not a power of two");
+    return false;
+  }
+  const Owner owner = self_owner();
+  const LockWait wait;
+  const uint64_t stride = 40503;  // odd: cycles through every id mod 2^k
+  auto run = [&](bool spread) {
+    uint64_t id = kLockId;
+    for (long i = 0; i < o.spread_pairs; ++i) {
+      if (spread) id = (id + stride) & (locks - 1);
+      auto l = m.lock(id, owner, wait);
+      if (!l) {
+        fail("LockManager::lock " + std::to_string(id), l.error());
+        return false;
+      }
+      auto u = m.unlock(id);
+      if (!u) {
+        fail("LockManager::unlock " + std::to_string(id), u.error());
+        return false;
+      }
+    }
+    return true;
+  };
+  double med[2];
+  for (int spread = 0; spread < 2; ++spread) {
+    if (!run(spread != 0)) return false;
+    std::vector<double> ns;
+    for (int rep = 0; rep < 3; ++rep) {
+      Stopwatch sw;
+      if (!run(spread != 0)) return false;
+      ns.push_back(sw.took().cpu * 1e9 / static_cast<double>(o.spread_pairs));
+    }
+    med[spread] = median(ns);
+  }
+  add_point("lock", "LockManager lock+unlock, one lock", locks, med[0], kAllocX,
+            "ns per lock+unlock pair (CPU)");
+  add_point("lock", "LockManager lock+unlock, ids spread over the segment", locks, med[1],
+            kAllocX, "ns per lock+unlock pair (CPU)");
+  g_spread_ns.emplace_back(locks, med[0], med[1]);
+  return true;
+}
+
 void bench_alloc(const Options& o) {
   std::printf("\n(b) Allocating every lock of an empty segment: LockManager::allocate() "
               "vs a first-fit scan from word 0\n"
@@ -541,6 +647,7 @@ void bench_alloc(const Options& o) {
     double am = median(a), per_a = median(a_cpu) * 1e9 / n;
     if (locks == sizes[0]) first_per_lock = per_a;
     last_per_lock = per_a;
+    add_point("alloc", "LockManager::allocate", locks, per_a, kAllocX, kAllocY);
     std::string label = locks == 1048576 ? "allocate all 1,048,576 (peer first-fit from word 0)"
                                          : "  allocate all " + with_commas(locks) +
                                                " (peer first-fit from word 0)";
@@ -549,26 +656,51 @@ void bench_alloc(const Options& o) {
       std::printf("  %10s  %9.3f ms %8.1f  %9.3f ms %8.1f  %8.4f   (scan n=%zu)\n",
                   with_commas(locks).c_str(), am * 1e3, per_a, bm * 1e3, per_b, am / bm,
                   b.size());
-      g_rows.push_back(ratio_row(label, fmt("%.3f ms", am * 1e3),
-                                 fmt(bm >= 1 ? "%.0f ms" : "%.3f ms", bm * 1e3), am / bm,
-                                 std::nullopt));
+      add_row(ratio_row(label, fmt("%.3f ms", am * 1e3),
+                        fmt(bm >= 1 ? "%.0f ms" : "%.3f ms", bm * 1e3), am / bm,
+                        std::nullopt),
+              static_cast<long>(a.size()), am * 1e9, bm * 1e9,
+              "wall-clock median of " + std::to_string(a.size()) + " runs (first-fit: " +
+                  std::to_string(b.size()) + "), alternating");
+      add_point("alloc", "first-fit scan from word 0 (baseline)", locks, per_b, kAllocX,
+                kAllocY);
     } else {
       std::printf("  %10s  %9.3f ms %8.1f  %12s %8s  %8s\n", with_commas(locks).c_str(),
                   am * 1e3, per_a, "(skipped)", "-", "-");
+      // The row all the same (no peer), so that every run has the same rows.
+      add_row(ratio_row(label, fmt("%.3f ms", am * 1e3), "(skipped)", -1, std::nullopt),
+              static_cast<long>(a.size()), am * 1e9, -1,
+              "wall-clock median of " + std::to_string(a.size()) +
+                  " runs (first-fit skipped above --naive-max)");
     }
     if (locks == 1048576) {
       TableRow r{"allocate all 1,048,576: manager's wall time", fmt("%.3f ms", am * 1e3),
-                 "-", -1, "< 100 ms", am < 0.1 ? "yes" : "NO"};
-      g_rows.push_back(r);
+                 "-", -1, "< 100 ms", am < 0.1 ? "yes" : "NO", 0, -1, -1, ""};
+      add_row(r, static_cast<long>(a.size()), am * 1e9, -1,
+              "wall-clock median of " + std::to_string(a.size()) + " runs");
     }
+    if (!spread_pairs(o, m, locks)) return;
     std::fflush(stdout);
   }
-  // Flat: the cost per lock at 1M against the cost at 2048.
-  std::printf("  CPU ns per lock at 1,048,576 / at 2,048: %.2f (flat is ~1)\n",
-              last_per_lock / first_per_lock);
-  g_rows.push_back(ratio_row("  info: CPU ns/lock at 1,048,576 (peer: at 2,048)",
-                             fmt("%.1f ns", last_per_lock), fmt("%.1f ns", first_per_lock),
-                             last_per_lock / first_per_lock, std::nullopt));
+  // Flat: the cost per lock at 1M against the cost at 2048. A first-fit
+  // scan's grows with the segment (about 20x from 2,048 to 131,072 locks);
+  // 1.5 leaves room for the bitmap and the slots outgrowing the caches.
+  double flat = last_per_lock / first_per_lock;
+  std::printf("  CPU ns per lock at 1,048,576 / at 2,048: %.2f (flat is ~1)\n", flat);
+  add_row(ratio_row("CPU ns/lock allocating 1,048,576 (peer: allocating 2,048)",
+                    fmt("%.1f ns", last_per_lock), fmt("%.1f ns", first_per_lock), flat,
+                    1.5),
+          o.alloc_reps, last_per_lock, first_per_lock,
+          "thread CPU time per allocation (CLOCK_THREAD_CPUTIME_ID), median of " +
+              std::to_string(o.alloc_reps) + " runs per size");
+  if (!g_spread_ns.empty()) {
+    std::printf("  lock+unlock CPU ns per pair against the segment's size (%ld pairs, "
+                "median of 3):\n   ",
+                o.spread_pairs);
+    for (const auto& [locks, one, spread] : g_spread_ns)
+      std::printf(" %s: %.1f / %.1f;", with_commas(locks).c_str(), one, spread);
+    std::printf("  (one lock / ids spread over the segment)\n");
+  }
 }
 
 // -- (c) two-process handoff ---------------------------------------------------
@@ -774,11 +906,15 @@ void bench_handoff(const Options& o, const LockSegment& anon) {
     std::printf("  rounds where B was not yet seen asleep after 5 ms: %ld\n",
                 sh->not_asleep.load());
     double a = median(prims[0].us);
+    const std::string method =
+        "wall clock (CLOCK_MONOTONIC) from A's unlock to B's lock() returning, median of " +
+        std::to_string(prims[0].us.size()) + " handoffs in " + std::to_string(o.handoff_reps) +
+        " runs, primitives taking turns";
     for (size_t k = 1; k < 3; ++k) {
       double b = median(prims[k].us);
-      g_rows.push_back(ratio_row("  info: handoff, 2 processes (peer " + prims[k].name + ")",
-                                 fmt("%.1f us", a), fmt("%.1f us", b), a / b,
-                                 std::nullopt));
+      add_row(ratio_row("  info: handoff, 2 processes (peer " + prims[k].name + ")",
+                        fmt("%.1f us", a), fmt("%.1f us", b), a / b, std::nullopt),
+              static_cast<long>(prims[0].us.size()), a * 1e3, b * 1e3, method);
     }
   }
   semctl(sem, 0, IPC_RMID);
@@ -790,12 +926,81 @@ void bench_handoff(const Options& o, const LockSegment& anon) {
 
 // -- main ------------------------------------------------------------------------
 
+/// The load average as benchlib.py's loadavg() words it.
+std::string load_text() {
+  double load[3] = {0, 0, 0};
+  getloadavg(load, 3);
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "%.2f %.2f %.2f%s", load[0], load[1], load[2],
+                load[0] > 0.75 * static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN))
+                    ? " (busy machine: expect noisy numbers)"
+                    : "");
+  return buf;
+}
+
+/// Writes the run's rows and plot data to `path` (through a temporary file
+/// renamed over it) in the shape of benchlib.py's write_json, so that
+/// tests/bench/run reads this program's document like the scripts'. False
+/// (and a message) if it cannot be written.
+bool write_json(const std::string& path, int argc, char** argv, int status,
+                const std::string& host, int64_t started_ns) {
+  using J = nlohmann::ordered_json;
+  J doc;
+  doc["script"] = "lock_bench";
+  J args = J::array();
+  for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
+  doc["argv"] = std::move(args);
+  doc["status"] = status;
+  struct utsname u;
+  std::string kernel = uname(&u) == 0 ? u.release : "?";
+  doc["host"] = "kernel " + kernel + ", " + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) +
+                " CPUs, " + host;
+  doc["load_at_end"] = load_text();
+  doc["seconds"] = std::round(static_cast<double>(now_ns() - started_ns) / 1e8) / 10;
+  J rows = J::array();
+  for (const auto& r : g_rows) {
+    J j;
+    size_t lead = r.what.find_first_not_of(' ');
+    j["what"] = lead == std::string::npos ? r.what : r.what.substr(lead);
+    j["ipctk"] = r.ipctk;
+    j["peer"] = r.peer;
+    j["ratio"] = r.ratio < 0 ? "-" : fmt("%.2f", r.ratio);
+    j["ratio_value"] = r.ratio < 0 ? J(nullptr) : J(r.ratio);
+    j["target"] = r.target;
+    j["met"] = r.met;
+    j["runs"] = r.runs;
+    j["ipctk_median"] = r.ipctk_ns < 0 ? J(nullptr) : J(r.ipctk_ns);
+    j["peer_median"] = r.peer_ns < 0 ? J(nullptr) : J(r.peer_ns);
+    j["size"] = nullptr;
+    j["method"] = r.method;
+    rows.push_back(std::move(j));
+  }
+  doc["rows"] = std::move(rows);
+  doc["series"] = g_series;
+  std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  if (!f) {
+    std::fprintf(stderr, "lock_bench: %s: %s\n", tmp.c_str(), std::strerror(errno));
+    return false;
+  }
+  std::string text = doc.dump(1) + "\n";
+  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  ok = std::fclose(f) == 0 && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::fprintf(stderr, "lock_bench: writing %s: %s\n", path.c_str(), std::strerror(errno));
+    std::remove(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
 int usage(const char* why) {
   std::fprintf(stderr,
                "lock_bench: %s\n"
                "usage: lock_bench [--quick] [--pairs N] [--reps R] [--alloc-reps R]\n"
                "                  [--naive-max LOCKS] [--naive-budget SECONDS]\n"
-               "                  [--handoffs N] [--handoff-reps R]\n"
+               "                  [--handoffs N] [--handoff-reps R] [--spread-pairs N]\n"
+               "                  [--json FILE]\n"
                "                  [--skip-pairs] [--skip-alloc] [--skip-handoff]\n",
                why);
   return 2;
@@ -813,6 +1018,7 @@ bool parse_long(const char* text, long lo, long& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const int64_t started = now_ns();
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
@@ -828,6 +1034,13 @@ int main(int argc, char** argv) {
       o.naive_budget = 1.0;
       o.handoffs = 200;
       o.handoff_reps = 1;
+      o.spread_pairs = 20000;
+    } else if (a == "--json") {
+      if (i + 1 >= argc || argv[i + 1][0] == '\0') return usage("--json needs a FILE");
+      o.json = argv[++i];
+    } else if (a == "--spread-pairs") {
+      if (!value(0)) return usage("bad --spread-pairs");
+      o.spread_pairs = v;
     } else if (a == "--pairs") {
       if (!value(1)) return usage("bad --pairs");
       o.pairs = v;
@@ -888,9 +1101,14 @@ int main(int argc, char** argv) {
   // The segments of (a) and (c): anonymous, and a /dev/shm object of our
   // own, unlinked as soon as it is mapped.
   auto anon = LockSegment::anonymous(kDefaultLocks);
+  auto finish = [&](int status) {
+    if (!o.json.empty() && !write_json(o.json, argc, argv, status, host, started))
+      status = 1;
+    return status;
+  };
   if (!anon) {
     fail("LockSegment::anonymous", anon.error());
-    return 1;
+    return finish(1);
   }
   std::random_device rd;
   std::snprintf(g_shm_name, sizeof g_shm_name, "/ipctk-lockbench-%d-%08x",
@@ -906,7 +1124,7 @@ int main(int argc, char** argv) {
   sigprocmask(SIG_SETMASK, &old, nullptr);
   if (!shm) {
     fail(std::string("LockSegment::create ") + g_shm_name, shm.error());
-    return 1;
+    return finish(1);
   }
   if (auto r = LockSegment::remove(shm_path); !r) fail("removing " + shm_path.name, r.error());
   g_shm_live = 0;
@@ -938,5 +1156,5 @@ int main(int argc, char** argv) {
     if (sem_left) fail("left behind: SysV set " + std::to_string(g_last_sem_id));
   }
   std::printf("left behind: %s\n", fd >= 0 || sem_left ? "something (see above)" : "nothing");
-  return g_failed ? 1 : 0;
+  return finish(g_failed ? 1 : 0);
 }

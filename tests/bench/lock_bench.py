@@ -17,9 +17,11 @@ run of each:
                invocations, their times added) vs flock FILE true
   (median wall time per invocation, or per two; ratio = A / B)
 
-and, for information (issue 6 sets a target: under 1 s), the time of
-`shmctl-lock status` of a 1,048,576-lock segment with two locks held,
-into /dev/null and into a file.
+and the time of `shmctl-lock status` of a 1,048,576-lock segment with two
+locks held, into /dev/null and into a file (target: under 1 s, issue 6).
+
+--quick (a smoke run of a few seconds) makes it 5 runs per side and 2
+status runs of each kind, every row still there.
 
 Every child is spawned the way subprocess.run spawns it (Popen +
 communicate); both sides of a pair get the same stdin/stdout/stderr. The
@@ -40,23 +42,23 @@ import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from benchlib import (DEFAULT_BUILD_DIR, MIB, BenchBase, BenchError, Row,
+from benchlib import (add_json_arg, DEFAULT_BUILD_DIR, MIB, BenchBase, BenchError, Row,
                       fmt_ms, linkage, run_main)
 
 LOCK_ID = 7
 BIG_LOCKS = 1048576
 
 
-class LaterRow(Row):
-    """An absolute time with no peer, for information: a later issue's
-    bound on the ipctk median, shown in parentheses and not counted."""
-
-    bound_ns = None
+class BoundRow(Row):
+    """An absolute time with no peer: the ipctk median against a bound
+    (issue 6: status of 1,048,576 locks under 1 s). No ratio; met is
+    whether the median is under the bound, counted like a ratio's."""
 
     def __init__(self, what, a_ns, bound_ns):
         super().__init__(what, a_ns, a_ns)
         self.bound_ns = bound_ns
         self.b_med = None
+        self.ratio = None
 
     def cell(self, med):
         return "-" if med is None else fmt_ms(med)
@@ -65,10 +67,10 @@ class LaterRow(Row):
         return "-"
 
     def target_text(self):
-        return "(< %g s)" % (self.bound_ns / 1e9)
+        return "< %g s" % (self.bound_ns / 1e9)
 
     def met(self):
-        return "(yes)" if self.a_med < self.bound_ns else "(no)"
+        return "yes" if self.a_med < self.bound_ns else "NO"
 
 
 class Bench(BenchBase):
@@ -181,7 +183,7 @@ class Bench(BenchBase):
                              ("> file", {"out_path": out_file})):
             self.spawn(status, **kwargs)   # warm-up
             samples = [self.spawn(status, **kwargs)[0] for _ in range(runs)]
-            row = LaterRow("status, %s locks %s" % (
+            row = BoundRow("status, %s locks %s" % (
                 format(BIG_LOCKS, ","), what), samples, 1e9)
             self.rows.append(row)
             print("  %-48s ipctk %-12s min/max %s/%s  target %s %s" % (
@@ -268,20 +270,27 @@ def main():
         description="Benchmark shmctl-lock invocations against flock(1), "
         "and status of a 1,048,576-lock segment. Prints ratios; never fails "
         "on a timing.")
+    add_json_arg(ap)
     ap.add_argument("--build-dir", default=DEFAULT_BUILD_DIR,
                     help="where shmctl-lock is (default: $IPCTK_BUILD_DIR "
                     "or the repo's build/: %(default)s)")
-    ap.add_argument("--runs", type=int, default=30,
+    ap.add_argument("--runs", type=int, default=None,
                     help="measured runs per side for per-invocation pairs "
-                    "(default %(default)s)")
-    ap.add_argument("--status-runs", type=int, default=10,
+                    "(default 30, --quick 5)")
+    ap.add_argument("--status-runs", type=int, default=None,
                     help="measured runs of each status timing (default "
-                    "%(default)s)")
+                    "10, --quick 2)")
+    ap.add_argument("--quick", action="store_true",
+                    help="a smoke run of a few seconds: every row, few runs")
     ap.add_argument("--skip-invocations", action="store_true",
                     help="skip floor and the flock pairs")
     ap.add_argument("--skip-status", action="store_true",
                     help="skip status of the 1,048,576-lock segment")
     args = ap.parse_args()
+    if args.runs is None:
+        args.runs = 5 if args.quick else 30
+    if args.status_runs is None:
+        args.status_runs = 2 if args.quick else 10
     if args.runs < 1 or args.status_runs < 1:
         ap.error("--runs and --status-runs must be at least 1")
     return run_main(Bench(args))

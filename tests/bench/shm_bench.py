@@ -29,6 +29,7 @@ removed at the end, also on error, Ctrl-C, SIGTERM or SIGHUP.
 """
 
 import argparse
+import gc
 import hashlib
 import os
 import re
@@ -39,9 +40,40 @@ import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from benchlib import (GIB, KIB, MIB, DEFAULT_BUILD_DIR, BenchBase,
-                      BenchError, Row, linkage,
+from benchlib import (add_json_arg, GIB, KIB, MIB, DEFAULT_BUILD_DIR, BenchBase,
+                      BenchError, Row, fmt_ms, linkage,
                       read_first_line, run_main)
+
+# Popen arguments that run a child as nobody (no capabilities, so no
+# /proc/self/map_files: sysv-shm copies through the mapping).
+NOBODY_KW = {"user": 65534, "group": 65534, "extra_groups": []}
+
+FLOOR_C = b"""
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+int main(int argc, char **argv) {
+  if (strcmp(argv[1], "read") == 0) {  /* read SHMID: map what exists */
+    struct shmid_ds ds;
+    int id = atoi(argv[2]);
+    if (shmctl(id, IPC_STAT, &ds) != 0) return 1;
+    char *p = shmat(id, 0, SHM_RDONLY);
+    if (p == (void *)-1) return 1;
+    return madvise(p, ds.shm_segsz, 22) != 0;  /* MADV_POPULATE_READ */
+  }
+  size_t size = strtoull(argv[1], 0, 10);
+  int id = shmget(IPC_PRIVATE, size, 0600 | IPC_CREAT);
+  if (id < 0) return 1;
+  char *p = shmat(id, 0, 0);
+  shmctl(id, IPC_RMID, 0);  /* freed when this process ends */
+  if (p == (void *)-1) return 1;
+  if (madvise(p, size, 23) != 0) return 1;  /* MADV_POPULATE_WRITE */
+  if (argc > 2) memset(p, 1, size);
+  return 0;
+}
+"""
 
 
 def parse_size(text):
@@ -76,13 +108,16 @@ class Bench(BenchBase):
         self.shmdir = None        # under /dev/shm: x, y (and F by default)
         self.shm_before = set(os.listdir("/dev/shm"))
         self.extra_files = []     # input files outside self.shmdir
+        self.floor_exe = None     # build_floor()'s program
 
     # -- segments ---------------------------------------------------------
 
-    def shm_create(self, size):
-        """sysv-shm create --size SIZE; returns (ns, id)."""
-        ns, out = self.spawn([self.shm, "create", "--size", str(size)],
-                             capture=True)
+    def shm_create(self, size, mode=None):
+        """sysv-shm create --size SIZE [--mode MODE]; returns (ns, id)."""
+        argv = [self.shm, "create", "--size", str(size)]
+        if mode is not None:
+            argv += ["--mode", mode]
+        ns, out = self.spawn(argv, capture=True)
         # Parsed outside the timed region; the id is the first field.
         return ns, self.made(out, rb'"id"\s*:\s*(\d+)', "sysv-shm create")
 
@@ -199,6 +234,59 @@ class Bench(BenchBase):
             raise BenchError("sysv-shm read --raw exited %d" % p.returncode)
         return h.hexdigest()
 
+    # -- transfers --------------------------------------------------------
+
+    def trio(self, what, a, peers, runs, size, target):
+        """Like pair(), with two peers: a warm-up of each, then A B C A B C
+        ...; one Row per peer, sharing A's samples. Returns the rows."""
+        sides = [a] + [fn for _, fn in peers]
+        for fn in sides:
+            fn()
+        samples = [[] for _ in sides]
+        gc.disable()
+        try:
+            for _ in range(runs):
+                for fn, got in zip(sides, samples):
+                    got.append(fn())
+        finally:
+            gc.enable()
+        rows = []
+        for (peer, _), b_ns in zip(peers, samples[1:]):
+            row = Row("%s (peer %s)" % (what, peer), samples[0], b_ns, size,
+                      target)
+            self.rows.append(row)
+            rows.append(row)
+            print("  %-48s ipctk %-12s peer %-12s ratio %5.2f  target %-7s "
+                  "%s  [%s vs %s]"
+                  % (row.what, row.cell(row.a_med), row.cell(row.b_med),
+                     row.ratio, row.target_text(), row.met(),
+                     fmt_ms(row.a_med), fmt_ms(row.b_med)))
+            print("  %-48s n=%d; ipctk min/max %s/%s; peer min/max %s/%s"
+                  % ("", runs, row.span(min(samples[0])),
+                     row.span(max(samples[0])), row.span(min(b_ns)),
+                     row.span(max(b_ns))))
+        sys.stdout.flush()
+        return rows
+
+    def plot(self, line, size, median_ns):
+        self.add_point("throughput", line, size, size / MIB / (median_ns / 1e9),
+                       "transfer size (bytes)", "throughput (MiB/s)")
+
+    def build_floor(self):
+        """A static C program that only shmat()s a fresh private segment
+        of SIZE bytes and faults it in with MADV_POPULATE_WRITE (with a
+        second argument, then also writes every byte once, from user
+        space): the least a copy into the mapping has to do. With
+        `read SHMID`, it maps an existing segment's pages
+        (MADV_POPULATE_READ): what a copy out of the mapping has to do
+        beyond the copy itself."""
+        if self.tmpdir is None:
+            self.tmpdir = tempfile.mkdtemp(prefix="ipctk-bench.")
+        exe = os.path.join(self.tmpdir, "populate-floor")
+        subprocess.run(["gcc", "-static", "-O2", "-x", "c", "-", "-o", exe],
+                       input=FLOOR_C, check=True)
+        return exe
+
     def bench_transfer(self, size, runs, targets):
         name = size_name(size)
         print("\nTransfer of %s (n=%d each side)" % (name, runs))
@@ -209,33 +297,57 @@ class Bench(BenchBase):
         x = os.path.join(self.shmdir, "x")
         y = os.path.join(self.shmdir, "y")
         want = self.make_input(src, size)
+        os.chmod(src, 0o644)   # readable by nobody for the unprivileged rows
         seg = None
-        try:
-            _, seg = self.shm_create(size)
-            target = (">=", 0.9) if targets else None
+        target = (">=", 0.9) if targets else None
 
-            def unlink(path):
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
+        def unlink(path):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+        # Who runs the tool: as root, once as root (the segment's file via
+        # /proc/self/map_files) and once as nobody (the mapping), both sides
+        # of a row as the same user; otherwise as we are (the mapping).
+        if os.geteuid() == 0:
+            variants = [("root, map_files", {}),
+                        ("nobody, mapping", NOBODY_KW)]
+        else:
+            variants = [("unprivileged, mapping", {})]
+        try:
+            _, seg = self.shm_create(size, mode="0666")
 
             # 1. Into fresh pages: a new segment vs a new file, every run.
             #    Creating/removing them is outside the timed region.
-            def write_fresh_a():
-                _, s = self.shm_create(size)
-                try:
-                    return self.spawn([self.shm, "write", str(s),
-                                       "--file", src])[0]
-                finally:
-                    self.shm_rm(s)
+            for label, kw in variants:
+                def write_fresh_a(kw=kw):
+                    _, s = self.shm_create(size, mode="0666")
+                    try:
+                        return self.spawn([self.shm, "write", str(s),
+                                           "--file", src], **kw)[0]
+                    finally:
+                        self.shm_rm(s)
 
-            def write_fresh_b():
-                unlink(x)
-                return self.spawn(["cat", src], out_path=x)[0]
+                def write_fresh_cat(kw=kw):
+                    unlink(x)
+                    return self.spawn(["cat", src], out_path=x, **kw)[0]
 
-            self.pair("write %s, fresh (peer cat F > /dev/shm/x)" % name,
-                      write_fresh_a, write_fresh_b, runs, size, target)
+                def write_fresh_dd(kw=kw):
+                    unlink(x)
+                    return self.spawn(["dd", "if=" + src, "bs=1M",
+                                       "status=none"], out_path=x, **kw)[0]
+
+                rows = self.trio("write %s, fresh, %s" % (name, label),
+                                 write_fresh_a,
+                                 [("cat F > x", write_fresh_cat),
+                                  ("dd bs=1M", write_fresh_dd)],
+                                 runs, size, target)
+                self.plot(self.line("ipctk write", label, variants),
+                          size, rows[0].a_med)
+                if label == variants[0][0]:
+                    self.plot("cat write", size, rows[0].b_med)
+                    self.plot("dd write", size, rows[1].b_med)
 
             # 2. Into pages that exist already (info).
             def write_again_a():
@@ -253,26 +365,75 @@ class Bench(BenchBase):
             if got != want:
                 raise BenchError("segment %d does not hold the input file "
                                  "after sysv-shm write" % seg)
+            os.chmod(x, 0o644)
 
-            # 3. Out to /dev/null.
-            self.pair("read %s > /dev/null (peer cat x > /dev/null)" % name,
+            # 3. Out to /dev/null (info: not a copy).
+            self.trio("read %s > /dev/null" % name,
                       lambda: self.spawn([self.shm, "read", str(seg),
                                           "--raw"])[0],
-                      lambda: self.spawn(["cat", x])[0],
-                      runs, size, target)
+                      [("cat x", lambda: self.spawn(["cat", x])[0]),
+                       ("dd bs=1M", lambda: self.spawn(
+                           ["dd", "if=" + x, "bs=1M", "status=none"])[0])],
+                      runs, size, None)
 
-            # 4. Out to a fresh tmpfs file (info).
-            def read_file_a():
-                unlink(y)
-                return self.spawn([self.shm, "read", str(seg), "--raw"],
-                                  out_path=y)[0]
+            # 4. Out to a fresh tmpfs file: the honest copy.
+            for label, kw in variants:
+                def read_file_a(kw=kw):
+                    unlink(y)
+                    return self.spawn([self.shm, "read", str(seg), "--raw"],
+                                      out_path=y, **kw)[0]
 
-            def read_file_b():
-                unlink(y)
-                return self.spawn(["cat", x], out_path=y)[0]
+                def read_file_cat(kw=kw):
+                    unlink(y)
+                    return self.spawn(["cat", x], out_path=y, **kw)[0]
 
-            self.pair("read %s > /dev/shm/y (peer cat x > y)" % name,
-                      read_file_a, read_file_b, runs, size)
+                def read_file_dd(kw=kw):
+                    unlink(y)
+                    return self.spawn(["dd", "if=" + x, "bs=1M",
+                                       "status=none"], out_path=y, **kw)[0]
+
+                rows = self.trio("read %s > file, %s" % (name, label),
+                                 read_file_a,
+                                 [("cat x > y", read_file_cat),
+                                  ("dd bs=1M", read_file_dd)],
+                                 runs, size, target)
+                if self.file_digest(y) != want:
+                    raise BenchError("sysv-shm read --raw (%s) did not "
+                                     "copy the segment" % label)
+                self.plot(self.line("ipctk read", label, variants),
+                          size, rows[0].a_med)
+                if label == variants[0][0]:
+                    self.plot("cat read", size, rows[0].b_med)
+                    self.plot("dd read", size, rows[1].b_med)
+
+            # 5. The floor of any copy into the mapping (info), at the
+            #    sizes with targets and the largest (--quick: 1 MiB).
+            if targets or size == self.args.max_size:
+                floor = self.floor_exe or self.build_floor()
+                self.floor_exe = floor
+
+                def write_fresh_cat_root():
+                    unlink(x)
+                    return self.spawn(["cat", src], out_path=x)[0]
+
+                self.trio("info: mapping floor %s, shmat+populate" % name,
+                          lambda: self.spawn([floor, str(size)])[0],
+                          [("cat F > x", write_fresh_cat_root)],
+                          runs, size, None)
+                self.trio("info: mapping floor %s, populate+1st touch"
+                          % name,
+                          lambda: self.spawn([floor, str(size), "touch"])[0],
+                          [("cat F > x", write_fresh_cat_root)],
+                          runs, size, None)
+
+                def read_file_cat_root():
+                    unlink(y)
+                    return self.spawn(["cat", x], out_path=y)[0]
+
+                self.trio("info: mapping floor %s, map to read" % name,
+                          lambda: self.spawn([floor, "read", str(seg)])[0],
+                          [("cat x > y", read_file_cat_root)],
+                          runs, size, None)
         finally:
             if seg is not None and seg in self.seg_ids:
                 self.shm_rm(seg)
@@ -281,6 +442,20 @@ class Bench(BenchBase):
                     os.unlink(path)
                 except FileNotFoundError:
                     pass
+
+    @staticmethod
+    def line(base, label, variants):
+        """The plot line of ipctk's side: the first variant plain, the
+        others named."""
+        return base if label == variants[0][0] else "%s (%s)" % (base, label)
+
+    @staticmethod
+    def file_digest(path):
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(MIB), b""):
+                h.update(chunk)
+        return h.hexdigest()
 
     def check_room(self):
         need_mem = 4 * self.args.max_size + 256 * MIB
@@ -324,10 +499,13 @@ class Bench(BenchBase):
             self.check_room()
             self.shmdir = tempfile.mkdtemp(prefix="ipctk-bench.",
                                            dir="/dev/shm")
+            os.chmod(self.shmdir, 0o755)  # nobody reads F and x in it
             sizes = [s for s in (4 * KIB, MIB, 64 * MIB) if s < a.max_size]
             for s in sizes:
-                self.bench_transfer(s, a.runs, targets=False)
-            self.bench_transfer(a.max_size, a.big_runs, targets=True)
+                self.bench_transfer(s, a.transfer_runs,
+                                    targets=s >= 64 * MIB)
+            self.bench_transfer(a.max_size, a.big_runs,
+                                targets=a.max_size >= 64 * MIB)
         self.print_table()
 
     # -- cleanup ----------------------------------------------------------
@@ -378,12 +556,20 @@ class Bench(BenchBase):
                 print("  " + l)
         else:
             print("ipcs -m: empty")
+        # Only the temp dir is ours; what others made meanwhile (tests of
+        # a concurrent run) is listed, not counted.
         new = sorted(set(os.listdir("/dev/shm")) - self.shm_before)
-        if new:
+        mine = [n for n in new if self.shmdir is not None
+                and n == os.path.basename(self.shmdir)]
+        if mine:
             ok = False
-            print("LEFTOVER in /dev/shm: %s" % new, file=sys.stderr)
+            print("LEFTOVER in /dev/shm: %s" % mine, file=sys.stderr)
         else:
             print("/dev/shm: no leftovers")
+        others = [n for n in new if n not in mine]
+        if others:
+            print("/dev/shm: new since the start, not made by this run: %s"
+                  % others)
         return ok
 
 
@@ -391,15 +577,22 @@ def main():
     ap = argparse.ArgumentParser(
         description="Benchmark sysv-shm against ipcs/ipcmk/ipcrm/cat. "
         "Prints ratios; never fails on a timing.")
+    add_json_arg(ap)
     ap.add_argument("--build-dir", default=DEFAULT_BUILD_DIR,
                     help="where sysv-shm is (default: $IPCTK_BUILD_DIR or "
                     "the repo's build/: %(default)s)")
     ap.add_argument("--runs", type=int, default=30,
                     help="measured runs per side for per-invocation pairs "
-                    "and transfers below --max-size (default %(default)s)")
-    ap.add_argument("--big-runs", type=int, default=5,
+                    "(default %(default)s)")
+    ap.add_argument("--transfer-runs", type=int, default=20,
+                    help="measured runs per side for transfers below "
+                    "--max-size (default %(default)s)")
+    ap.add_argument("--big-runs", type=int, default=20,
                     help="measured runs per side for the --max-size "
                     "transfers (default %(default)s)")
+    ap.add_argument("--quick", action="store_true",
+                    help="a smoke run of a few seconds: 3 runs of every "
+                    "row, transfers of 4 KiB and 1 MiB only")
     ap.add_argument("--max-size", type=parse_size, default=GIB,
                     help="largest transfer, e.g. 1G, 256M (default 1G); "
                     "4K, 1M and 64M below it run too")
@@ -412,8 +605,11 @@ def main():
     ap.add_argument("--skip-transfers", action="store_true",
                     help="skip the read/write transfers")
     args = ap.parse_args()
-    if args.runs < 1 or args.big_runs < 1:
-        ap.error("--runs and --big-runs must be at least 1")
+    if args.quick:
+        args.runs = args.transfer_runs = args.big_runs = 3
+        args.max_size = MIB
+    if min(args.runs, args.transfer_runs, args.big_runs) < 1:
+        ap.error("--runs, --transfer-runs and --big-runs must be at least 1")
 
     return run_main(Bench(args))
 
