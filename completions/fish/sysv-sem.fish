@@ -245,3 +245,7 @@ complete -c sysv-sem -n '__fish_sysv_sem_using rm' -l key -x -a '(__fish_sysv_se
 complete -c sysv-sem -n '__fish_sysv_sem_using list' -l key -x -a 'private (__fish_sysv_sem_keys)' -d 'Only the set with this key'
 complete -c sysv-sem -n '__fish_sysv_sem_using list' -l owner -x -a '(id -u)' -d 'Only sets owned by this uid'
 complete -c sysv-sem -n '__fish_sysv_sem_using list' -l values -d "Add each set's per-semaphore table"
+
+# The human view of the subcommands that show objects.
+complete -c sysv-sem -n '__fish_sysv_sem_using list stat info' -s t -l table -d 'Aligned columns for a person instead of JSON'
+complete -c sysv-sem -n '__fish_sysv_sem_using list stat info' -l no-headings -d 'Leave out the header line (with --table)'

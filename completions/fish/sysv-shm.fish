@@ -104,3 +104,8 @@ complete -c sysv-shm -n '__fish_seen_subcommand_from list' -l creator-pid -x -a 
 complete -c sysv-shm -n '__fish_seen_subcommand_from set' -l mode -x -a '0600 0640 0644 0660 0666' -d 'New permissions in octal'
 complete -c sysv-shm -n '__fish_seen_subcommand_from set' -l uid -x -a '(id -u)' -d 'New owner uid'
 complete -c sysv-shm -n '__fish_seen_subcommand_from set' -l gid -x -a '(id -g)' -d 'New owner gid'
+
+# The human view of the subcommands that show objects.
+complete -c sysv-shm -n '__fish_seen_subcommand_from list stat info' -s t -l table -d 'Aligned columns for a person instead of JSON'
+complete -c sysv-shm -n '__fish_seen_subcommand_from list stat info' -l no-headings -d 'Leave out the header line (with --table)'
+complete -c sysv-shm -n '__fish_seen_subcommand_from list stat info' -s b -l bytes -d 'Sizes in bytes, not as 4K or 1.5M (with --table)'
