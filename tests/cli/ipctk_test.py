@@ -8,8 +8,11 @@ import errno
 import json
 import os
 import random
+import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import unittest
 
 BUILD_DIR = os.environ.get("IPCTK_BUILD_DIR", os.path.join(
@@ -254,3 +257,190 @@ class IpcTestCase(unittest.TestCase):
         if code is not None:
             self.assertEqual(err["code"], code, result)
         return err
+
+
+# -- the shell completions, run by the shells themselves --------------------
+#
+# Shared by test_docs (flags and subcommands), test_completions (live ids)
+# and test_install (the installed files). Each runner takes command lines
+# ("sysv-shm stat ") and returns the shell's process and {line: set of the
+# words it offers}. The tools are found in PATH (the completions of lock ids
+# run shmctl-lock), with the build directory first.
+
+BASH_COMPLETION = "/usr/share/bash-completion/bash_completion"
+
+# Sources bash-completion and a completion file ($1, $2), then calls the
+# function `complete -p TOOL` names for each line, as bash would on TAB.
+BASH_DRIVER = r"""
+source "$1" >/dev/null 2>&1 || exit 3
+source "$2" || exit 4
+tool=$3
+shift 3
+spec=$(complete -p "$tool" 2>/dev/null) || exit 5
+func=$(sed -n 's/.*-F \([^ ]*\).*/\1/p' <<<"$spec")
+[[ -n $func ]] || exit 5
+for line in "$@"; do
+    read -r -a COMP_WORDS <<<"$line"
+    [[ $line == *' ' ]] && COMP_WORDS+=("")
+    COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+    COMP_LINE=$line
+    COMP_POINT=${#line}
+    COMPREPLY=()
+    "$func" "$tool" "${COMP_WORDS[COMP_CWORD]}" \
+        "${COMP_WORDS[COMP_CWORD - 1]}" 2>/dev/null
+    printf '<<<%s\n' "$line"
+    printf '%s\n' "${COMPREPLY[@]}"
+done
+"""
+
+# An interactive zsh in a pseudo-terminal (zsh/zpty) with compinit and the
+# completion files of $1 first in fpath: types each line and the key $2
+# (TAB, or ^D: list-choices, which lists even a single match instead of
+# inserting it), then prints what the terminal showed.
+ZSH_DRIVER = r"""
+zmodload zsh/zpty 2>/dev/null || exit 3
+fdir=$1 key=$2; shift 2
+zpty z zsh -f -i || exit 4
+# Keys are typed only once the prompt shows, that is once the line editor
+# reads them: typed earlier, the terminal's line discipline would take ^U.
+zpty -w z "PS1='<ZP''ROMPT>' PS2='' RPROMPT=''; fpath=(${(q)fdir} \$fpath); autoload -Uz compinit; compinit -u -D; LISTMAX=100000; zstyle ':completion:*' list-separator '#'; print READY_\$((6*7))"
+zpty -r z out '*READY_42*' || exit 5
+zpty -r z out '*<ZPROMPT>*' || exit 5
+for line in "$@"; do
+  zpty -n -w z "$line$key"$'\C-u'"print DONE_\$((6*7))"$'\n'
+  zpty -r z out '*DONE_42*' || exit 6
+  print -r -- "<<<$line"
+  print -r -- "$out"
+  zpty -r z out '*<ZPROMPT>*' || exit 6
+done
+zpty -d z
+"""
+
+ZSH_TAB = "\t"
+ZSH_LIST = "\x04"  # ^D at the end of the line: list-choices
+
+
+def split_answers(text):
+    """{query line: text} of a driver's output ("<<<LINE" headers)."""
+    answers = {}
+    current = None
+    for line in text.split("\n"):
+        if line.startswith("<<<"):
+            current = line[3:]
+            answers[current] = []
+        elif current is not None:
+            answers[current].append(line)
+    return {k: "\n".join(v) for k, v in answers.items()}
+
+
+def zsh_listing(text, typed=None):
+    """The matches of a zsh completion listing: per line, the words before
+    the '#' that separates a match from its description. With `typed` (the
+    line typed), the terminal's echo of that line, the prompt redrawn under
+    the listing and the driver's own command are left out, so that only
+    what zsh listed remains."""
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|[\x07\x08\r]", "\n", text)
+    words = set()
+    for line in text.split("\n"):
+        if typed is not None and (line.strip() == typed.strip() or
+                                  line.startswith("<ZPROMPT>") or
+                                  "DONE_" in line):
+            continue
+        words.update(line.split("#", 1)[0].split())
+    return words
+
+
+def fish_quote(text):
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def has_zpty():
+    if not shutil.which("zsh"):
+        return False
+    return subprocess.run(["zsh", "-fc", "zmodload zsh/zpty"],
+                          stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0
+
+
+def has_bash_completion():
+    return bool(shutil.which("bash")) and os.path.isfile(BASH_COMPLETION)
+
+
+def shell_env(home, **extra):
+    """The environment of a shell that completes: an empty HOME (no user
+    configuration), the built tools first in PATH; then `extra` (None
+    unsets a variable)."""
+    env = dict(os.environ)
+    env["PATH"] = os.path.abspath(BUILD_DIR) + os.pathsep + env.get(
+        "PATH", "/usr/bin:/bin")
+    env["HOME"] = home
+    env["ZDOTDIR"] = home
+    env["XDG_CONFIG_HOME"] = os.path.join(home, ".config")
+    env["XDG_DATA_HOME"] = os.path.join(home, ".local", "share")
+    for name, value in extra.items():
+        if value is None:
+            env.pop(name, None)  # unset
+        else:
+            env[name] = value
+    return env
+
+
+def _run_shell(argv, timeout, env=None):
+    with tempfile.TemporaryDirectory(prefix="ipctk-shell-") as home:
+        return subprocess.run(argv, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=shell_env(home, **(env or {})),
+                              timeout=timeout)
+
+
+def bash_complete(completion_file, tool, lines, timeout=60):
+    """bash with bash-completion and `completion_file` sourced; the words
+    in COMPREPLY for each line."""
+    proc = _run_shell(["bash", "--norc", "--noprofile", "-c", BASH_DRIVER,
+                       "bash", BASH_COMPLETION, completion_file, tool] +
+                      list(lines), timeout)
+    answers = split_answers(proc.stdout.decode(errors="replace"))
+    return proc, {line: set(answers.get(line, "").split()) for line in lines}
+
+
+def zsh_complete(completion_dir, lines, key=ZSH_TAB, timeout=120):
+    """An interactive zsh (zpty) with compinit and `completion_dir` first
+    in fpath; the matches it lists for each line after `key`. Raises
+    subprocess.TimeoutExpired if zsh hangs."""
+    proc = _run_shell(["zsh", "-fc", ZSH_DRIVER, "zsh", completion_dir, key] +
+                      list(lines), timeout,
+                      env={"TERM": "dumb", "COLUMNS": "200", "LINES": "500"})
+    answers = split_answers(proc.stdout.decode(errors="replace"))
+    # After TAB the line may hold what zsh inserted: kept as it was.
+    return proc, {line: zsh_listing(answers.get(line, ""),
+                                    None if key == ZSH_TAB else line)
+                  for line in lines}
+
+
+def fish_complete(completion_dir, lines, timeout=60):
+    """fish, finding the completion files by name in `completion_dir`
+    (first in fish_complete_path), as an installed file is found; the
+    first column of `complete -C LINE` for each line. fish loads a
+    command's completions only if the command is in PATH."""
+    script = "set -g fish_complete_path %s $fish_complete_path\n" % (
+        fish_quote(completion_dir))
+    for line in lines:
+        script += "echo %s\ncomplete -C %s\n" % (fish_quote("<<<" + line),
+                                                 fish_quote(line))
+    proc = _run_shell(["fish", "-c", script], timeout)
+    answers = split_answers(proc.stdout.decode(errors="replace"))
+    return proc, {line: {row.split("\t")[0]
+                         for row in answers.get(line, "").splitlines()}
+                  for line in lines}
+
+
+# -- man pages ---------------------------------------------------------------
+
+def man_render(page):
+    """man -l of a built or installed page, with groff's warnings on: a
+    clean page exits 0 with nothing on stderr."""
+    return subprocess.run(
+        ["man", "-l", "--warnings", "-E", "UTF-8", "-Tutf8", page],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, timeout=60,
+        env=dict(os.environ, MANWIDTH="80"))

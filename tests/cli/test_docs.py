@@ -19,7 +19,9 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ipctk_test import BUILD_DIR, tool_path  # noqa: E402
+from ipctk_test import (  # noqa: E402
+    BUILD_DIR, ZSH_TAB, bash_complete, fish_complete, has_bash_completion,
+    has_zpty, man_render, tool_path, zsh_complete)
 
 # Adding a tool here is all it takes for its docs to be checked.
 TOOLS = ["sysv-shm", "sysv-sem", "shmctl-lock"]
@@ -29,8 +31,6 @@ SOURCE_DIR = os.environ.get("IPCTK_SOURCE_DIR", os.path.join(
 
 # Top-level flags every tool has besides -h/--help.
 GLOBAL_FLAGS = ["--pretty", "--version"]
-
-BASH_COMPLETION = "/usr/share/bash-completion/bash_completion"
 
 
 def built_tools():
@@ -306,61 +306,6 @@ class DocsCoverFlags(unittest.TestCase):
 
 # -- the completions, run by their shells ----------------------------------
 
-BASH_DRIVER = r"""
-source "$1" >/dev/null 2>&1 || exit 3
-source "$2" || exit 4
-tool=$3
-shift 3
-spec=$(complete -p "$tool" 2>/dev/null) || exit 5
-func=$(sed -n 's/.*-F \([^ ]*\).*/\1/p' <<<"$spec")
-[[ -n $func ]] || exit 5
-for line in "$@"; do
-    read -r -a COMP_WORDS <<<"$line"
-    [[ $line == *' ' ]] && COMP_WORDS+=("")
-    COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
-    COMP_LINE=$line
-    COMP_POINT=${#line}
-    COMPREPLY=()
-    "$func" "$tool" "${COMP_WORDS[COMP_CWORD]}" \
-        "${COMP_WORDS[COMP_CWORD - 1]}" 2>/dev/null
-    printf '<<<%s\n' "$line"
-    printf '%s\n' "${COMPREPLY[@]}"
-done
-"""
-
-ZSH_DRIVER = r"""
-zmodload zsh/zpty 2>/dev/null || exit 3
-fdir=$1; shift
-zpty z zsh -f -i || exit 4
-# Keys are typed only once the prompt shows, that is once the line editor
-# reads them: typed earlier, the terminal's line discipline would take ^U.
-zpty -w z "PS1='<ZP''ROMPT>' PS2='' RPROMPT=''; fpath=(${(q)fdir} \$fpath); autoload -Uz compinit; compinit -u -D; LISTMAX=100000; zstyle ':completion:*' list-separator '#'; print READY_\$((6*7))"
-zpty -r z out '*READY_42*' || exit 5
-zpty -r z out '*<ZPROMPT>*' || exit 5
-for line in "$@"; do
-  zpty -n -w z "$line"$'\t'$'\C-u'"print DONE_\$((6*7))"$'\n'
-  zpty -r z out '*DONE_42*' || exit 6
-  print -r -- "<<<$line"
-  print -r -- "$out"
-  zpty -r z out '*<ZPROMPT>*' || exit 6
-done
-zpty -d z
-"""
-
-
-def split_answers(text):
-    """{query line: text} of a driver's output ("<<<LINE" headers)."""
-    answers = {}
-    current = None
-    for line in text.split("\n"):
-        if line.startswith("<<<"):
-            current = line[3:]
-            answers[current] = []
-        elif current is not None:
-            answers[current].append(line)
-    return {k: "\n".join(v) for k, v in answers.items()}
-
-
 def queries(s):
     """The command lines whose completions must offer the flags: the tool
     alone (subcommands), "--" at the top, and "--" after each subcommand."""
@@ -369,14 +314,6 @@ def queries(s):
     for sub in s.subcommands:
         q["%s %s --" % (s.tool, sub)] = ("flag", s.flags[sub], sub)
     return q
-
-
-def has_zpty():
-    if not shutil.which("zsh"):
-        return False
-    return subprocess.run(["zsh", "-fc", "zmodload zsh/zpty"],
-                          stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL).returncode == 0
 
 
 class CompletionsRun(unittest.TestCase):
@@ -392,28 +329,21 @@ class CompletionsRun(unittest.TestCase):
                               % (missing(kind, word, tool, sub, path),
                                  query_line, sorted(offered)))
 
-    @unittest.skipUnless(shutil.which("bash") and
-                         os.path.isfile(BASH_COMPLETION),
+    @unittest.skipUnless(has_bash_completion(),
                          "bash or bash-completion is not installed")
     def test_bash_offers_every_flag(self):
         for tool in built_tools():
             s = spec(tool)
             path = completion_files(tool)["bash"]
             q = queries(s)
-            proc = subprocess.run(
-                ["bash", "--norc", "--noprofile", "-c", BASH_DRIVER, "bash",
-                 BASH_COMPLETION, path, tool] + list(q),
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, timeout=60)
+            proc, answers = bash_complete(path, tool, q)
             self.assertEqual(proc.returncode, 0,
                              "%s: bash could not load %s (status %d): %s" % (
                                  tool, path, proc.returncode,
                                  proc.stderr.decode(errors="replace")[:400]))
-            answers = split_answers(proc.stdout.decode(errors="replace"))
             for line, (kind, wanted, sub) in q.items():
-                offered = set(answers.get(line, "").split())
-                self.check_offers(tool, path, line, offered, kind, wanted,
-                                  sub)
+                self.check_offers(tool, path, line, answers[line], kind,
+                                  wanted, sub)
 
     @unittest.skipUnless(shutil.which("fish"), "fish is not installed")
     def test_fish_offers_every_flag(self):
@@ -421,40 +351,15 @@ class CompletionsRun(unittest.TestCase):
             s = spec(tool)
             path = completion_files(tool)["fish"]
             q = queries(s)
-            # Found by name in fish_complete_path, as an installed file is;
-            # fish loads completions only for commands it finds in PATH.
-            script = "set -g fish_complete_path %s $fish_complete_path\n" % (
-                self.fish_quote(os.path.dirname(path)))
-            for line in q:
-                script += "echo %s\ncomplete -C %s\n" % (
-                    self.fish_quote("<<<" + line), self.fish_quote(line))
-            env = dict(os.environ)
-            env["PATH"] = os.path.abspath(BUILD_DIR) + os.pathsep + \
-                env.get("PATH", "/usr/bin:/bin")
-            with tempfile.TemporaryDirectory() as home:
-                env["HOME"] = home
-                env["XDG_CONFIG_HOME"] = os.path.join(home, ".config")
-                env["XDG_DATA_HOME"] = os.path.join(home, ".local", "share")
-                proc = subprocess.run(["fish", "-c", script],
-                                      stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, env=env,
-                                      timeout=60)
+            proc, answers = fish_complete(os.path.dirname(path), q)
             self.assertEqual(proc.returncode, 0, "%s: fish failed on %s: %s"
                              % (tool, path,
                                 proc.stderr.decode(errors="replace")[:400]))
             self.assertEqual(proc.stderr, b"", "%s: fish complained about %s"
                              % (tool, path))
-            answers = split_answers(proc.stdout.decode(errors="replace"))
             for line, (kind, wanted, sub) in q.items():
-                offered = {row.split("\t")[0]
-                           for row in answers.get(line, "").splitlines()}
-                self.check_offers(tool, path, line, offered, kind, wanted,
-                                  sub)
-
-    @staticmethod
-    def fish_quote(text):
-        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+                self.check_offers(tool, path, line, answers[line], kind,
+                                  wanted, sub)
 
     @unittest.skipUnless(shutil.which("zsh"), "zsh is not installed")
     def test_zsh_file_parses(self):
@@ -477,37 +382,19 @@ class CompletionsRun(unittest.TestCase):
             s = spec(tool)
             path = completion_files(tool)["zsh"]
             q = queries(s)
-            with tempfile.TemporaryDirectory() as home:
-                env = dict(os.environ, HOME=home, ZDOTDIR=home, TERM="dumb",
-                           COLUMNS="200", LINES="500")
-                try:
-                    proc = subprocess.run(
-                        ["zsh", "-fc", ZSH_DRIVER, "zsh",
-                         os.path.dirname(path)] + list(q),
-                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE, env=env, timeout=120)
-                except subprocess.TimeoutExpired:
-                    self.fail("%s: zsh completion with %s did not finish" % (
-                        tool, path))
+            try:
+                proc, answers = zsh_complete(os.path.dirname(path), q,
+                                             key=ZSH_TAB)
+            except subprocess.TimeoutExpired:
+                self.fail("%s: zsh completion with %s did not finish" % (
+                    tool, path))
             self.assertEqual(proc.returncode, 0,
                              "%s: zsh driver failed (status %d) on %s: %s" % (
                                  tool, proc.returncode, path,
                                  proc.stderr.decode(errors="replace")[:400]))
-            answers = split_answers(proc.stdout.decode(errors="replace"))
             for line, (kind, wanted, sub) in q.items():
-                offered = self.zsh_listing(answers.get(line, ""))
-                self.check_offers(tool, path, line, offered, kind, wanted,
-                                  sub)
-
-    @staticmethod
-    def zsh_listing(text):
-        """The matches of a zsh completion listing: per line, the words
-        before the '#' that separates a match from its description."""
-        text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|[\x07\x08\r]", "\n", text)
-        words = set()
-        for line in text.split("\n"):
-            words.update(line.split("#", 1)[0].split())
-        return words
+                self.check_offers(tool, path, line, answers[line], kind,
+                                  wanted, sub)
 
 
 # -- the man pages as scdoc and man(1) see them ----------------------------
@@ -552,11 +439,7 @@ class ManPages(unittest.TestCase):
                     self.addCleanup(os.unlink, built)
                     with os.fdopen(fd, "wb") as out:
                         out.write(page)
-                proc = subprocess.run(
-                    ["man", "-l", "--warnings", "-E", "UTF-8", "-Tutf8", built],
-                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE, timeout=60,
-                    env=dict(os.environ, MANWIDTH="80"))
+                proc = man_render(built)
                 checked += 1
                 self.assertEqual(proc.returncode, 0, "man -l %s failed: %s" % (
                     built, proc.stderr.decode(errors="replace")))
