@@ -249,3 +249,6 @@ complete -c sysv-sem -n '__fish_sysv_sem_using list' -l values -d "Add each set'
 # The human view of the subcommands that show objects.
 complete -c sysv-sem -n '__fish_sysv_sem_using list stat info' -s t -l table -d 'Aligned columns for a person instead of JSON'
 complete -c sysv-sem -n '__fish_sysv_sem_using list stat info' -l no-headings -d 'Leave out the header line (with --table)'
+
+# stat
+complete -c sysv-sem -n '__fish_sysv_sem_using stat' -l processes -d 'Also the threads blocked on it, and their operations (from /proc)'

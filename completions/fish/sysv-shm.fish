@@ -109,3 +109,6 @@ complete -c sysv-shm -n '__fish_seen_subcommand_from set' -l gid -x -a '(id -g)'
 complete -c sysv-shm -n '__fish_seen_subcommand_from list stat info' -s t -l table -d 'Aligned columns for a person instead of JSON'
 complete -c sysv-shm -n '__fish_seen_subcommand_from list stat info' -l no-headings -d 'Leave out the header line (with --table)'
 complete -c sysv-shm -n '__fish_seen_subcommand_from list stat info' -s b -l bytes -d 'Sizes in bytes, not as 4K or 1.5M (with --table)'
+
+# stat
+complete -c sysv-shm -n '__fish_seen_subcommand_from stat' -l processes -d 'Also the processes that have it attached (from /proc)'
