@@ -342,7 +342,7 @@ Result<Outcome> shm_list_command(const ShmListArgs& a, const Context& ctx) {
     return (!key || s.key == *key) && (!owner || s.uid == *owner) &&
            (!cpid || static_cast<uint64_t>(s.cpid) == *cpid);
   };
-  if (!ctx.pretty) {
+  if (!ctx.pretty && !ctx.table) {
     // Compact: the same bytes as the tree's dump, written entry by entry
     // (thousands of segments: the tree cost ~20,000 instructions each).
     size_t count = 0;
