@@ -8,6 +8,7 @@
 
 #include "ipc_perm.h"
 #include "parse.h"
+#include "proc_users.h"
 #include "process.h"
 #include "sem_set.h"
 #include "sysv_list.h"
@@ -331,6 +332,25 @@ Result<Outcome> sem_stat_command(const SemStatArgs& a, const Context&) {
   if (!states) return states.error();
   Json doc = to_json(*info);
   doc["semaphores"] = to_json(*states);
+  if (a.processes) {
+    ProcessUses waiters = set_waiters(*id);
+    Json waiting = Json::array();
+    for (const ProcessUse& p : waiters.processes) {
+      Json j;
+      j["pid"] = p.pid;
+      j["tid"] = p.tid;
+      j["command"] = p.command;
+      Json ops = nullptr;
+      if (p.operations) {
+        ops = Json::array();
+        for (const SemOpSpec& op : *p.operations) ops.push_back(op_json(op));
+      }
+      j["operations"] = std::move(ops);
+      waiting.push_back(std::move(j));
+    }
+    doc["waiting"] = std::move(waiting);
+    doc["waiting_unreadable"] = waiters.unreadable;
+  }
   return document(std::move(doc));
 }
 

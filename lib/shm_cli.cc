@@ -10,6 +10,7 @@
 #include "encoding.h"
 #include "io.h"
 #include "parse.h"
+#include "proc_users.h"
 #include "process.h"
 #include "shm_segment.h"
 #include "sysv_list.h"
@@ -315,7 +316,20 @@ Result<Outcome> shm_stat_command(const ShmStatArgs& a, const Context&) {
   if (!id) return id.error();
   auto info = shm_stat(*id);
   if (!info) return info.error();
-  return document(to_json(*info));
+  Json doc = to_json(*info);
+  if (a.processes) {
+    ProcessUses users = segment_users(*id);
+    Json attached = Json::array();
+    for (const ProcessUse& p : users.processes) {
+      Json j;
+      j["pid"] = p.pid;
+      j["command"] = p.command;
+      attached.push_back(std::move(j));
+    }
+    doc["attached"] = std::move(attached);
+    doc["attached_unreadable"] = users.unreadable;
+  }
+  return document(std::move(doc));
 }
 
 Result<Outcome> shm_list_command(const ShmListArgs& a, const Context& ctx) {

@@ -152,7 +152,13 @@ std::string shm_stat_view(const Json& d, const TableOptions& o) {
   f.add("lpid", process(d.at("lpid")));
   f.add("dest", yes_no(d.at("dest")));
   f.add("locked", yes_no(d.at("locked")));
-  return f.render(o);
+  if (!d.contains("attached")) return f.render(o);
+  // --processes: who has it attached.
+  f.add("attached_unreadable", number(d.at("attached_unreadable")));
+  Table t({{"ATTACHED-PID", Align::kRight}, {"COMMAND"}});
+  for (const Json& p : d.at("attached"))
+    t.add_row({number(p.at("pid")), cell(p.at("command").get<std::string>())});
+  return f.render(o) + "\n" + t.render(o.headings);
 }
 
 std::string shm_info_view(const Json& d, const TableOptions& o) {
@@ -230,12 +236,33 @@ std::string sem_stat_view(const Json& d, const TableOptions& o) {
   f.add("nsems", number(d.at("nsems")));
   f.add("otime", when(d.at("otime")));
   f.add("ctime", when(d.at("ctime")));
+  bool processes = d.contains("waiting");
+  if (processes) f.add("waiting_unreadable", number(d.at("waiting_unreadable")));
   Table t({{"NUM", Align::kRight}, {"VALUE", Align::kRight},
            {"NCNT", Align::kRight}, {"ZCNT", Align::kRight}, {"PID"}});
   for (const Json& s : d.at("semaphores"))
     t.add_row({number(s.at("num")), number(s.at("value")), number(s.at("ncnt")),
                number(s.at("zcnt")), cell(process(s.at("pid")))});
-  return f.render(o) + "\n" + t.render(o.headings);
+  std::string out = f.render(o) + "\n" + t.render(o.headings);
+  if (!processes) return out;
+  // --processes: who waits, in which operations (as `op` takes them).
+  Table w({{"WAITING-PID", Align::kRight}, {"TID", Align::kRight},
+           {"COMMAND"}, {"OPERATIONS"}});
+  for (const Json& p : d.at("waiting")) {
+    std::string ops;
+    const Json& list = p.at("operations");
+    if (list.is_null()) ops = "(not readable)";
+    for (const Json& op : list.is_null() ? Json::array() : list) {
+      if (!ops.empty()) ops += ' ';
+      int delta = op.at("delta").get<int>();
+      ops += number(op.at("num")) + ":" + (delta > 0 ? "+" : "") + std::to_string(delta);
+      if (op.at("undo").get<bool>()) ops += ":undo";
+      if (op.at("nowait").get<bool>()) ops += ":nowait";
+    }
+    w.add_row({number(p.at("pid")), number(p.at("tid")),
+               cell(p.at("command").get<std::string>()), ops});
+  }
+  return out + "\n" + w.render(o.headings);
 }
 
 std::string sem_info_view(const Json& d, const TableOptions& o) {

@@ -71,9 +71,12 @@ int main(int argc, char** argv) {
 
   SemStatArgs stat;
   tool.add("stat", "A set and, per semaphore, value, ncnt, zcnt and pid",
-      [&](CLI::App* s) { add_target(s, stat.target, "set"); },
+      [&](CLI::App* s) {
+        add_target(s, stat.target, "set");
+        s->add_flag("--processes", stat.processes, "Also the threads blocked on it, and their operations (from /proc)");
+      },
       [&](const Context& ctx) { return sem_stat_command(stat, ctx); })
-      .example("sysv-sem stat 3 --table")
+      .example("sysv-sem stat 3 --processes --table")
       .table(sem_stat_view);
 
   SemSetArgs set;

@@ -83,10 +83,13 @@ int main(int argc, char** argv) {
 
   ShmStatArgs stat;
   tool.add("stat", "Everything IPC_STAT says of a segment",
-      [&](CLI::App* s) { add_target(s, stat.target, "segment"); },
+      [&](CLI::App* s) {
+        add_target(s, stat.target, "segment");
+        s->add_flag("--processes", stat.processes, "Also the processes that have it attached (from /proc)");
+      },
       [&](const Context& ctx) { return shm_stat_command(stat, ctx); })
       .example("sysv-shm stat 5")
-      .example("sysv-shm stat --key 0x1234 --table")
+      .example("sysv-shm stat --key 0x1234 --processes --table")
       .table(shm_stat_view, /*sizes=*/true);
 
   ShmListArgs list;

@@ -214,7 +214,69 @@ class ShmTableTest(IpcTestCase):
         self.assertOneErrorLine(r)
 
 
+    def test_processes_names_who_has_it_attached(self):
+        shmid, holder = self.attached_segment()
+        doc = self.assertOk(self.shm("stat", shmid, "--processes"))
+        self.assertEqual(doc["attached"],
+                         [{"pid": holder.pid, "command": "sysv-shm"}])
+        self.assertEqual(doc["nattch"], 1)
+        self.assertIsInstance(doc["attached_unreadable"], int)
+        r = self.shm("stat", shmid, "--processes", "--table")
+        head, procs = r.out.decode().split("\n\n")
+        self.assertEqual(fields(head)["attached_unreadable"],
+                         str(doc["attached_unreadable"]))
+        self.assertEqual(table_dicts(procs), [
+            {"ATTACHED-PID": str(holder.pid), "COMMAND": "sysv-shm"}])
+        # Another user may not look into root's processes: the holder is
+        # not listed, and counted as unreadable.
+        if os.geteuid() == 0:
+            self.assertOk(self.shm("set", shmid, "--mode", "0644"))
+            doc = self.assertOk(self.shm("stat", shmid, "--processes",
+                                         user="nobody"))
+            self.assertEqual(doc["attached"], [])
+            self.assertGreaterEqual(doc["attached_unreadable"], 1)
+        # Detached: no longer listed.
+        holder.stdin.close()
+        holder.wait()
+        doc = self.assertOk(self.shm("stat", shmid, "--processes"))
+        self.assertEqual((doc["attached"], doc["nattch"]), ([], 0))
+        # Without the flag the fields are not there at all.
+        self.assertNotIn("attached", self.assertOk(self.shm("stat", shmid)))
+
+
 class SemTableTest(IpcTestCase):
+
+    @unittest.skipUnless(os.geteuid() == 0, "reads other processes' memory")
+    def test_processes_names_who_waits_and_for_what(self):
+        semid = self.make_set(2, [0, 0])
+        waiter = subprocess.Popen(
+            [tool_path("sysv-sem"), "op", str(semid), "1:-1", "0:0:undo",
+             "--", "true"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(waiter.wait)
+        self.addCleanup(waiter.kill)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            doc = self.assertOk(self.sem("stat", semid, "--processes"))
+            if doc["waiting"]:
+                break
+            time.sleep(0.02)
+        self.assertEqual(doc["waiting"], [{
+            "pid": waiter.pid, "tid": waiter.pid, "command": "sysv-sem",
+            "operations": [
+                {"num": 1, "delta": -1, "undo": False, "nowait": False},
+                {"num": 0, "delta": 0, "undo": True, "nowait": False}]}])
+        text = self.sem("stat", semid, "--processes", "-t").out.decode()
+        head, sems, waiting = text.split("\n\n")
+        self.assertEqual(table_dicts(waiting), [{
+            "WAITING-PID": str(waiter.pid), "TID": str(waiter.pid),
+            "COMMAND": "sysv-sem", "OPERATIONS": "1:-1 0:0:undo"}])
+        self.assertEqual(fields(head)["waiting_unreadable"],
+                         str(doc["waiting_unreadable"]))
+        # Released, it no longer waits.
+        self.assertOk(self.sem("V", semid, 1))
+        self.assertEqual(waiter.wait(timeout=10), 0)
+        doc = self.assertOk(self.sem("stat", semid, "--processes"))
+        self.assertEqual(doc["waiting"], [])
 
     def test_stat_shows_each_semaphore_and_who_waits(self):
         semid = self.make_set(3, [1, 0, 2])
