@@ -406,7 +406,50 @@ class LockTableTest(LockTestCase):
             self.assertEqual(f[name], str(doc[name]), name)
 
 
+SOURCE_DIR = os.environ.get("IPCTK_SOURCE_DIR", os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def admin_blocks():
+    """The code blocks of the README's section for admins, as lists of
+    (command, output lines)."""
+    with open(os.path.join(SOURCE_DIR, "README.md")) as f:
+        text = f.read()
+    section = text.split("\n## For admins", 1)[1].split("\n## ", 1)[0]
+    steps = []
+    for block in re.findall(r"^```\n(.*?)^```", section, re.S | re.M):
+        for line in block.splitlines():
+            if line.startswith("# "):
+                steps.append((line[2:], []))
+            else:
+                steps[-1][1].append(line)
+    return steps
+
+
 class HelpExamplesTest(unittest.TestCase):
+
+    def test_readme_admin_commands_are_real(self):
+        """The README's admin session uses flags the tools have, and its
+        tables have a cell under every heading."""
+        steps = admin_blocks()
+        self.assertGreaterEqual(len(steps), 7)
+        for command, output in steps:
+            words = command.split()
+            if words[0] not in TOOLS:
+                continue
+            flags = spec(words[0]).flags[words[1]]
+            for w in words[2:]:
+                if w.startswith("--"):
+                    self.assertIn(w, flags, command)
+            self.assertIn("--table", words, command)
+            tables = "\n".join(output).split("\n\n")
+            for t in tables:
+                rows = parse_table(t)
+                if rows and not rows[0][0][0].isdigit():
+                    for row in rows[1:]:
+                        self.assertEqual(len(row), len(rows[0]),
+                                         (command, rows[0], row))
+
     """Every subcommand's --help ends with examples of itself that use only
     flags it has."""
 
