@@ -453,6 +453,14 @@ class HelpExamplesTest(unittest.TestCase):
     """Every subcommand's --help ends with examples of itself that use only
     flags it has."""
 
+    def test_every_tool_prints_meson_s_version(self):
+        with open(os.path.join(SOURCE_DIR, "meson.build")) as f:
+            version = re.search(r"version:\s*'([^']+)'", f.read()).group(1)
+        for tool in TOOLS:
+            r = run(tool, "--version")
+            self.assertEqual((r.rc, r.out.decode(), r.err),
+                             (0, version + "\n", b""), tool)
+
     def test_every_subcommand_has_examples(self):
         for tool in TOOLS:
             for sub, flags in spec(tool).flags.items():
