@@ -114,8 +114,9 @@ class Tool {
   int run(int argc, char** argv);
 
  private:
-  /// Declares the subcommand's options, its table flags and its examples.
-  void build(Subcommand& sub);
+  /// Declares the subcommand's options, its table flags (unless
+  /// `table_flags` is false: see may_name_table_flags) and its examples.
+  void build(Subcommand& sub, bool table_flags);
   /// Prints --help or --version text (through a string and write(2), not
   /// std::cout: see cli11.h) and checks that it got out.
   int print_text(const CLI::Error& e);

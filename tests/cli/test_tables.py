@@ -155,6 +155,9 @@ class ShmTableTest(IpcTestCase):
         self.assertFalse(bare.startswith("KEY"), bare)
         ids = [int(row[1]) for row in parse_table(bare)]
         self.assertIn(shmid, ids)
+        # Short flags cluster: -bt is -b -t.
+        self.assertEqual(fields(self.shm("stat", shmid, "-bt").out.decode())
+                         ["size"], "4096")
         one = self.shm("stat", shmid, "-t", "--no-headings").out.decode()
         self.assertTrue(one.startswith("id "), one)
         self.assertNotIn("FIELD", one)
