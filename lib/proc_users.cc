@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "process.h"
+#include "sem_set.h"
 
 namespace ipctk {
 
@@ -106,6 +107,26 @@ bool is_semop(long nr) {
 }
 
 }  // namespace
+
+Json to_json(const ProcessUses& uses, bool waiters) {
+  Json list = Json::array();
+  for (const ProcessUse& p : uses.processes) {
+    Json j;
+    j["pid"] = p.pid;
+    if (waiters) j["tid"] = p.tid;
+    j["command"] = p.command;
+    if (waiters) {
+      Json ops = nullptr;
+      if (p.operations) {
+        ops = Json::array();
+        for (const SemOpSpec& op : *p.operations) ops.push_back(to_json(op));
+      }
+      j["operations"] = std::move(ops);
+    }
+    list.push_back(std::move(j));
+  }
+  return list;
+}
 
 bool maps_segment(std::string_view maps, int shmid) {
   while (!maps.empty()) {

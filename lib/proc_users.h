@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "json_out.h"
 #include "parse.h"
 
 /// Which processes use a System V object, found in /proc as lsof(8) finds
@@ -32,6 +33,10 @@ struct ProcessUses {
   /// Processes (or threads) whose /proc files could not be read.
   uint64_t unreadable = 0;
 };
+
+/// The processes as JSON: {pid, command} each, and for `waiters`
+/// {pid, tid, command, operations} (operations null where unreadable).
+Json to_json(const ProcessUses& uses, bool waiters);
 
 /// Whether the text of a /proc/PID/maps maps System V segment `shmid`: a
 /// line whose inode is the id and whose file is /SYSV<key> (deleted).

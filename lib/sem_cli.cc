@@ -68,15 +68,6 @@ Result<std::vector<unsigned>> spread(std::vector<unsigned> values,
   return values;
 }
 
-Json op_json(const SemOpSpec& op) {
-  Json j;
-  j["num"] = op.num;
-  j["delta"] = op.delta;
-  j["undo"] = op.undo;
-  j["nowait"] = op.nowait;
-  return j;
-}
-
 /// What op, P and V share once their operations are known: check them,
 /// apply them in one call, report the values, and exec the command.
 struct OpRun {
@@ -182,7 +173,7 @@ Result<Outcome> run_ops(const OpRun& run, const Context& ctx) {
   Json doc;
   doc["id"] = *id;
   Json ops = Json::array();
-  for (const SemOpSpec& op : run.ops) ops.push_back(op_json(op));
+  for (const SemOpSpec& op : run.ops) ops.push_back(to_json(op));
   doc["operations"] = std::move(ops);
   // Read right after: other processes may have moved them since.
   doc["values"] = nullptr;
@@ -334,21 +325,7 @@ Result<Outcome> sem_stat_command(const SemStatArgs& a, const Context&) {
   doc["semaphores"] = to_json(*states);
   if (a.processes) {
     ProcessUses waiters = set_waiters(*id);
-    Json waiting = Json::array();
-    for (const ProcessUse& p : waiters.processes) {
-      Json j;
-      j["pid"] = p.pid;
-      j["tid"] = p.tid;
-      j["command"] = p.command;
-      Json ops = nullptr;
-      if (p.operations) {
-        ops = Json::array();
-        for (const SemOpSpec& op : *p.operations) ops.push_back(op_json(op));
-      }
-      j["operations"] = std::move(ops);
-      waiting.push_back(std::move(j));
-    }
-    doc["waiting"] = std::move(waiting);
+    doc["waiting"] = to_json(waiters, /*waiters=*/true);
     doc["waiting_unreadable"] = waiters.unreadable;
   }
   return document(std::move(doc));

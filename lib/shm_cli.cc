@@ -319,14 +319,7 @@ Result<Outcome> shm_stat_command(const ShmStatArgs& a, const Context&) {
   Json doc = to_json(*info);
   if (a.processes) {
     ProcessUses users = segment_users(*id);
-    Json attached = Json::array();
-    for (const ProcessUse& p : users.processes) {
-      Json j;
-      j["pid"] = p.pid;
-      j["command"] = p.command;
-      attached.push_back(std::move(j));
-    }
-    doc["attached"] = std::move(attached);
+    doc["attached"] = to_json(users, /*waiters=*/false);
     doc["attached_unreadable"] = users.unreadable;
   }
   return document(std::move(doc));

@@ -4,7 +4,6 @@ only flags the subcommand has."""
 
 import grp
 import os
-import pwd
 import re
 import signal
 import subprocess
@@ -13,7 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ipctk_test import IpcTestCase, run, tool_path  # noqa: E402
+from ipctk_test import IpcTestCase, run, tool_path, user_name  # noqa: E402
 from test_docs import TOOLS, help_sections, run_help, spec  # noqa: E402
 from test_shmctl_lock import LockTestCase, read_line  # noqa: E402
 
@@ -44,13 +43,6 @@ def fields(text):
 
 def local(t):
     return "-" if t == 0 else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
-
-
-def user_name(uid):
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
 
 
 def group_name(gid):
