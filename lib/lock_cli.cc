@@ -194,7 +194,7 @@ class StatusTable {
   std::string row(const LockState& s) const {
     std::string owner = "-";
     if (s.owner)
-      owner = s.owner_alive ? cell(process_label(s.owner->pid))
+      owner = s.owner_alive ? cell(process_label(s.owner->pid, std::nullopt))
                             : std::to_string(s.owner->pid) + " (gone)";
     return line(std::to_string(s.id), s.allocated ? "yes" : "no",
                 s.stale ? "STALE" : s.locked ? "held" : "free", owner,
@@ -202,7 +202,8 @@ class StatusTable {
   }
 
  private:
-  static constexpr size_t kOwnerWidth = 24;  // "command-name (pid)"
+  // "command-name (pid)": 15 bytes of comm, a 7-digit pid.
+  static constexpr size_t kOwnerWidth = 25;
 
   std::string line(std::string_view id, std::string_view allocated,
                    std::string_view state, std::string_view owner,
@@ -605,7 +606,7 @@ LockState status_state(const LockManager& m, uint64_t id) {
 
 /// `status --table`: the lines of the locks shown, then (with headings) a
 /// line of totals, as the JSON's "totals" has them.
-Result<Outcome> status_table(const LockManager& m,
+Result<Outcome> status_table(const LockSegment& seg, const LockManager& m,
                              const std::vector<uint64_t>* ids,
                              const LockStatusArgs& a, const TableOptions& o) {
   StatusTable table(m.lock_count());
@@ -629,7 +630,9 @@ Result<Outcome> status_table(const LockManager& m,
                          std::to_string(t.allocated) + " allocated, " +
                          std::to_string(t.held) + " held, " +
                          std::to_string(t.stale) + " stale of " +
-                         std::to_string(n) + (ids ? " given\n" : " locks\n");
+                         std::to_string(n) + (ids ? " given" : " locks") +
+                         " in " + cell(seg.path().name) + " (" +
+                         seg.path().backend() + ")\n";
     if (auto w = out.add(totals); !w) return w.error();
   }
   if (auto w = out.flush(); !w) return w.error();
@@ -659,7 +662,7 @@ Result<Outcome> lock_status_command(const LockStatusArgs& a,
     }
   bool all = ids.empty();
   uint64_t n = all ? m.lock_count() : ids.size();
-  if (ctx.table) return status_table(m, all ? nullptr : &ids, a, *ctx.table);
+  if (ctx.table) return status_table(*seg, m, all ? nullptr : &ids, a, *ctx.table);
   Json head;
   head["path"] = seg->path().name;
   head["backend"] = seg->path().backend();

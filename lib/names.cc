@@ -61,9 +61,18 @@ std::string user_name(uint32_t uid) { return name_or_number("/etc/passwd", uid);
 
 std::string group_name(uint32_t gid) { return name_or_number("/etc/group", gid); }
 
-std::string process_label(pid_t pid) {
+std::string acting_process_name(pid_t pid, std::optional<int64_t> acted_at) {
+  if (pid <= 0) return {};
+  if (acted_at) {
+    auto started = process_started_at(pid);
+    if (!started || *started > *acted_at) return {};
+  }
+  return process_name(pid);
+}
+
+std::string process_label(pid_t pid, std::optional<int64_t> acted_at) {
   if (pid <= 0) return "-";
-  std::string name = process_name(pid);
+  std::string name = acting_process_name(pid, acted_at);
   if (name.empty()) return std::to_string(pid);
   return name + " (" + std::to_string(pid) + ")";
 }

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -26,9 +27,17 @@ std::string user_name(uint32_t uid);
 /// The name of a gid, or its number.
 std::string group_name(uint32_t gid);
 
-/// "name (pid)" of a process from /proc/PID/comm, or the pid alone when it
-/// is gone; "-" for pid 0 (none).
-std::string process_label(pid_t pid);
+/// The command name (/proc/PID/comm) of `pid`, or "" when it is gone, or
+/// when `acted_at` is given and the process running now had not started
+/// by then (see process_label).
+std::string acting_process_name(pid_t pid, std::optional<int64_t> acted_at);
+
+/// "name (pid)" of a process from /proc/PID/comm; "-" for pid 0 (none).
+/// With `acted_at` (a time the kernel recorded for what the pid did), the
+/// name is given only if the process running now had started by then: a
+/// pid reused since names another process, and is shown bare, as it is
+/// when the process is gone.
+std::string process_label(pid_t pid, std::optional<int64_t> acted_at);
 
 }  // namespace ipctk
 

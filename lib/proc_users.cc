@@ -70,6 +70,35 @@ std::string_view next_field(std::string_view& line) {
   return field;
 }
 
+/// Ids are per IPC namespace: a process in another one (a container)
+/// with "the same" id uses another object. The namespace's link text
+/// ("ipc:[4026531839]") tells them apart.
+class SameNamespace {
+ public:
+  SameNamespace() : own_(link("/proc/self/ns/ipc", nullptr)) {}
+
+  /// kOk: pid is in ours (or namespaces cannot be told apart here);
+  /// kGone: it is in another, or has gone; kDenied: it may not be looked at.
+  Read check(pid_t pid) const {
+    if (own_.empty()) return Read::kOk;
+    Read r = Read::kOk;
+    std::string theirs = link("/proc/" + std::to_string(pid) + "/ns/ipc", &r);
+    if (r != Read::kOk) return r;
+    return theirs == own_ ? Read::kOk : Read::kGone;
+  }
+
+ private:
+  static std::string link(const std::string& path, Read* result) {
+    char buf[64];
+    ssize_t n = readlink(path.c_str(), buf, sizeof buf);
+    if (n < 0 && result != nullptr)
+      *result = errno == EACCES || errno == EPERM ? Read::kDenied : Read::kGone;
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  }
+
+  std::string own_;
+};
+
 /// The operations a waiter passed to semop: `count` struct sembuf at
 /// `address` in its memory.
 std::optional<std::vector<SemOpSpec>> read_operations(pid_t pid, uint64_t address,
@@ -149,8 +178,11 @@ bool maps_segment(std::string_view maps, int shmid) {
 ProcessUses segment_users(int shmid) {
   ProcessUses uses;
   std::string text;
+  SameNamespace ours;
   for (pid_t pid : numeric_entries("/proc")) {
-    Read r = read_proc("/proc/" + std::to_string(pid) + "/maps", text);
+    Read r = ours.check(pid);
+    if (r == Read::kOk)
+      r = read_proc("/proc/" + std::to_string(pid) + "/maps", text);
     if (r == Read::kDenied) ++uses.unreadable;
     if (r != Read::kOk || !maps_segment(text, shmid)) continue;
     uses.processes.push_back({pid, 0, process_name(pid), std::nullopt});
@@ -177,7 +209,13 @@ std::optional<SyscallState> parse_syscall(std::string_view text) {
 ProcessUses set_waiters(int semid) {
   ProcessUses uses;
   std::string text;
+  SameNamespace ours;
   for (pid_t pid : numeric_entries("/proc")) {
+    Read in = ours.check(pid);
+    if (in != Read::kOk) {
+      uses.unreadable += in == Read::kDenied;
+      continue;
+    }
     std::string task = "/proc/" + std::to_string(pid) + "/task/";
     bool denied = false;
     for (pid_t tid : numeric_entries(task)) {

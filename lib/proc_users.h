@@ -55,7 +55,9 @@ struct SyscallState {
 std::optional<SyscallState> parse_syscall(std::string_view text);
 
 /// The threads blocked in semop(2) or semtimedop(2) on set `semid`, with
-/// the operations they wait in where their memory can be read.
+/// the operations they wait in where their memory can be read. Threads of
+/// 32-bit (i386, x32) programs, whose calls /proc shows by other numbers
+/// (ipc(2)'s SEMTIMEDOP, semtimedop_time64), are not recognized.
 ProcessUses set_waiters(int semid);
 
 }  // namespace ipctk

@@ -5,18 +5,26 @@
 #include <algorithm>
 #include <cmath>
 
+#include "encoding.h"
+
 namespace ipctk {
 
 void Table::add_row(std::vector<std::string> cells) {
   cells.resize(columns_.size());
-  for (std::string& c : cells)
-    if (c.empty()) c = "-";
+  for (std::string& c : cells) c = cell(c);
   rows_.push_back(std::move(cells));
+}
+
+size_t text_width(std::string_view text) {
+  size_t n = 0;
+  for (char ch : text) n += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+  return n;
 }
 
 std::string pad(std::string_view text, size_t width, Table::Align align) {
   std::string out;
-  size_t fill = width > text.size() ? width - text.size() : 0;
+  size_t used = text_width(text);
+  size_t fill = width > used ? width - used : 0;
   if (align == Table::Align::kRight) out.append(fill, ' ');
   out.append(text);
   if (align == Table::Align::kLeft) out.append(fill, ' ');
@@ -26,8 +34,8 @@ std::string pad(std::string_view text, size_t width, Table::Align align) {
 std::string Table::render(bool headings) const {
   std::vector<size_t> width(columns_.size(), 0);
   for (size_t c = 0; c < columns_.size(); ++c) {
-    if (headings) width[c] = columns_[c].heading.size();
-    for (const auto& row : rows_) width[c] = std::max(width[c], row[c].size());
+    if (headings) width[c] = text_width(columns_[c].heading);
+    for (const auto& row : rows_) width[c] = std::max(width[c], text_width(row[c]));
   }
   std::string out;
   auto line = [&](auto cell_at) {
@@ -48,9 +56,32 @@ std::string Table::render(bool headings) const {
 
 std::string cell(std::string_view text) {
   if (text.empty()) return "-";
-  std::string out(text);
-  for (char& ch : out)
-    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
+  std::string out;
+  out.reserve(text.size());
+  while (!text.empty()) {
+    size_t bad = utf8_invalid_at(text);
+    // The valid part: C0 controls and DEL, and C1 controls (U+0080 to
+    // U+009F, "\xc2\x80" to "\xc2\x9f": 0x9b is CSI to some terminals)
+    // become '?'.
+    std::string_view good = text.substr(0, bad);
+    for (size_t i = 0; i < good.size(); ++i) {
+      unsigned char ch = static_cast<unsigned char>(good[i]);
+      if (ch < 0x20 || ch == 0x7f) {
+        out += '?';
+      } else if (ch == 0xc2 && i + 1 < good.size() &&
+                 static_cast<unsigned char>(good[i + 1]) < 0xa0) {
+        out += '?';
+        ++i;
+      } else {
+        out += good[i];
+      }
+    }
+    if (bad >= text.size()) break;
+    // A byte that is not UTF-8 (a command name cut in the middle of a
+    // character): U+FFFD, as the JSON writer shows it.
+    out += "\xef\xbf\xbd";
+    text.remove_prefix(bad + 1);
+  }
   return out;
 }
 

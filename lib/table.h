@@ -44,12 +44,18 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-/// `text` padded with blanks to `width` characters (bytes), on the right
+/// The characters of UTF-8 `text` (code points: a wide CJK character
+/// counts as one, which a terminal draws as two).
+size_t text_width(std::string_view text);
+
+/// `text` padded with blanks to `width` characters, on the right
 /// (kLeft) or on the left (kRight); longer text is left as it is.
 std::string pad(std::string_view text, size_t width, Table::Align align);
 
-/// A cell's text made safe for a terminal: control characters (a command
-/// name may hold an escape sequence) become '?', and an empty text "-".
+/// A cell's text made safe for a terminal: C0 and C1 control characters
+/// (a command name may hold an escape sequence) become '?', bytes that are
+/// not UTF-8 U+FFFD, and an empty text "-". Table::add_row applies it to
+/// every cell.
 std::string cell(std::string_view text);
 
 /// Sizes as lsipc(1) shows them: "512B", "4K", "1.5M", "2G" (powers of

@@ -45,9 +45,15 @@ std::string when(const Json& v) {
   return local_time(v.get<int64_t>());
 }
 
-std::string process(const Json& v) {
+/// A pid with its command name, if the process now running with that pid
+/// had started by `acted_at` (Unix seconds): see process_label.
+std::string process(const Json& v, int64_t acted_at) {
   if (v.is_null()) return "-";
-  return process_label(v.get<pid_t>());
+  return process_label(v.get<pid_t>(), acted_at);
+}
+
+int64_t latest(const Json& a, const Json& b) {
+  return std::max(a.get<int64_t>(), b.get<int64_t>());
 }
 
 std::string yes_no(const Json& v) {
@@ -90,7 +96,11 @@ void add_limit(Table& t, const char* resource, const char* what,
                std::string limit, const Json& limit_value, const Json* used,
                std::string used_text) {
   std::string share = "-";
-  if (used != nullptr && limit_value.is_number_unsigned()) {
+  // Counts are unsigned (a Json built from int literals holds them signed).
+  auto count = [](const Json& v) {
+    return v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
+  };
+  if (used != nullptr && count(limit_value) && count(*used)) {
     uint64_t l = limit_value.get<uint64_t>(), u = used->get<uint64_t>();
     if (l > 0) {
       double pct = 100.0 * static_cast<double>(u) / static_cast<double>(l);
@@ -128,8 +138,10 @@ std::string shm_list_view(const Json& doc, const TableOptions& o) {
            {"CPID", Align::kRight}, {"LPID", Align::kRight}, {"CHANGED"},
            {"COMMAND"}});
   for (const Json& s : doc.at("segments")) {
-    pid_t cpid = s.at("cpid").get<pid_t>();
-    std::string command = cpid > 0 ? process_name(cpid) : "";
+    // The creator's name while it runs (and had started when the segment
+    // was made or last changed: not a process that reused its pid).
+    std::string command = acting_process_name(s.at("cpid").get<pid_t>(),
+                                              s.at("ctime").get<int64_t>());
     t.add_row({s.at("key_hex").get<std::string>(), number(s.at("id")),
                cell(user_only(s.at("uid"))), cell(group_only(s.at("gid"))),
                mode_text(s.at("mode").get<unsigned>()).substr(0, 4),
@@ -148,8 +160,8 @@ std::string shm_stat_view(const Json& d, const TableOptions& o) {
   f.add("atime", when(d.at("atime")));
   f.add("dtime", when(d.at("dtime")));
   f.add("ctime", when(d.at("ctime")));
-  f.add("cpid", process(d.at("cpid")));
-  f.add("lpid", process(d.at("lpid")));
+  f.add("cpid", process(d.at("cpid"), d.at("ctime").get<int64_t>()));
+  f.add("lpid", process(d.at("lpid"), latest(d.at("atime"), d.at("dtime"))));
   f.add("dest", yes_no(d.at("dest")));
   f.add("locked", yes_no(d.at("locked")));
   if (!d.contains("attached")) return f.render(o);
@@ -179,7 +191,9 @@ std::string shm_info_view(const Json& d, const TableOptions& o) {
   std::string out = t.render(o.headings);
   // The pages in use, resident and swapped (no limit of their own).
   auto pages = [&](const Json& n) {
-    uint64_t bytes = n.get<uint64_t>() * page;
+    uint64_t bytes = 0;
+    if (__builtin_mul_overflow(n.get<uint64_t>(), page, &bytes))
+      return number(n) + " pages";
     return number(n) + " pages (" + human_size(bytes, o.bytes) +
            (o.bytes ? " bytes)" : ")");
   };
@@ -242,7 +256,8 @@ std::string sem_stat_view(const Json& d, const TableOptions& o) {
            {"NCNT", Align::kRight}, {"ZCNT", Align::kRight}, {"PID"}});
   for (const Json& s : d.at("semaphores"))
     t.add_row({number(s.at("num")), number(s.at("value")), number(s.at("ncnt")),
-               number(s.at("zcnt")), cell(process(s.at("pid")))});
+               number(s.at("zcnt")),
+               process(s.at("pid"), latest(d.at("otime"), d.at("ctime")))});
   std::string out = f.render(o) + "\n" + t.render(o.headings);
   if (!processes) return out;
   // --processes: who waits, in which operations (as `op` takes them).

@@ -3,8 +3,10 @@ says, of live objects; the subcommands' --help show examples that use
 only flags the subcommand has."""
 
 import grp
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +19,7 @@ from test_docs import TOOLS, help_sections, run_help, spec  # noqa: E402
 from test_shmctl_lock import LockTestCase, read_line  # noqa: E402
 
 
-def parse_table(text, headings=True):
+def parse_table(text):
     """Rows of a table as lists of cells: columns are two blanks or more
     apart, and no cell holds two blanks in a row (an empty one is "-")."""
     lines = text.splitlines()
@@ -25,13 +27,26 @@ def parse_table(text, headings=True):
     return rows
 
 
+def cell_spans(line):
+    """(start, end) of each cell of a line, in characters."""
+    return [m.span() for m in re.finditer(r"\S+(?: \S+)*", line)]
+
+
 def table_dicts(text):
-    """The rows of a table with headings, as {heading: cell}."""
-    rows = parse_table(text)
-    head, body = rows[0], rows[1:]
-    for row in body:
-        assert len(row) == len(head), (head, row)
-    return [dict(zip(head, row)) for row in body]
+    """The rows of a table with headings, as {heading: cell}, after checking
+    that every cell is in line with its heading: starting where it starts
+    (text) or ending where it ends (numbers)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    head = cell_spans(lines[0])
+    names = [lines[0][a:b] for a, b in head]
+    rows = []
+    for line in lines[1:]:
+        spans = cell_spans(line)
+        assert len(spans) == len(head), (lines[0], line)
+        for (ha, hb), (a, b) in zip(head, spans):
+            assert a == ha or b == hb, ("out of line", lines[0], line)
+        rows.append(dict(zip(names, (line[a:b] for a, b in spans))))
+    return rows
 
 
 def fields(text):
@@ -190,6 +205,12 @@ class ShmTableTest(IpcTestCase):
                                      "SHMSEG"})
         for name, row in rows.items():
             self.assertEqual(row["LIMIT"], str(doc["limits"][name.lower()]))
+        # Usage moves with other tests' segments: the share is the table's
+        # own USED over LIMIT.
+        for name in ("SHMMNI", "SHMALL"):
+            used, limit = int(rows[name]["USED"]), int(rows[name]["LIMIT"])
+            self.assertEqual(rows[name]["USE%"], "%.2f%%" % (100.0 * used / limit))
+        self.assertEqual(rows["SHMMAX"]["USED"], "-")
         self.assertEqual(fields(rest)["page_size"], str(doc["page_size"]))
         human = fields(self.shm("info", "-t").out.decode().split("\n\n")[1])
         self.assertEqual(human["page_size"], "%dK" % (doc["page_size"] // 1024))
@@ -237,6 +258,65 @@ class ShmTableTest(IpcTestCase):
         self.assertEqual((doc["attached"], doc["nattch"]), ([], 0))
         # Without the flag the fields are not there at all.
         self.assertNotIn("attached", self.assertOk(self.shm("stat", shmid)))
+
+
+class NamespaceTest(IpcTestCase):
+    """Ids are per IPC namespace: --processes leaves out processes of
+    another one (a container) that use "the same" id."""
+
+    def in_new_namespace(self, script, background=False):
+        env = dict(os.environ, PATH=os.path.dirname(tool_path("sysv-shm")) +
+                   ":" + os.environ.get("PATH", "/usr/bin:/bin"))
+        argv = ["unshare", "--ipc", "sh", "-c", script]
+        if background:
+            p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+            self.addCleanup(p.stderr.close)
+            self.addCleanup(p.stdout.close)
+            self.addCleanup(p.wait)
+            self.addCleanup(p.kill)
+            return p
+        return subprocess.run(argv, env=env, capture_output=True, timeout=30)
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0 or shutil.which("unshare") is None:
+            self.skipTest("needs root and unshare(1)")
+        probe = self.in_new_namespace("true")
+        if probe.returncode != 0:
+            self.skipTest("unshare --ipc is not allowed here: %r" % probe.stderr)
+
+    def test_segment_users_of_another_namespace_are_not_ours(self):
+        # There, the first segment is id 0; so it is in the second one.
+        holder = self.in_new_namespace(
+            "sysv-shm create --size 4096 --private >/dev/null && "
+            "exec sysv-shm attach 0 --hold 60", background=True)
+        self.assertTrue(holder.stdout.readline(), holder)  # attached
+        r = self.in_new_namespace(
+            "sysv-shm create --size 4096 --private >/dev/null && "
+            "sysv-shm stat 0 --processes")
+        self.assertEqual(r.returncode, 0, r)
+        doc = json.loads(r.stdout)
+        self.assertEqual((doc["nattch"], doc["attached"]), (0, []))
+
+    def test_waiters_of_another_namespace_are_not_ours(self):
+        waiter = self.in_new_namespace(
+            "sysv-sem get --private --init 0 >/dev/null && "
+            "echo ready && exec sysv-sem P 0", background=True)
+        self.assertEqual(waiter.stdout.readline(), b"ready\n")
+        # Wait until it is blocked in semop there ("S" in /proc).
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with open("/proc/%d/wchan" % waiter.pid) as f:
+                if "sem" in f.read():
+                    break
+            time.sleep(0.02)
+        r = self.in_new_namespace(
+            "sysv-sem get --private --init 1 >/dev/null && "
+            "sysv-sem stat 0 --processes")
+        self.assertEqual(r.returncode, 0, r)
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc["waiting"], [])
 
 
 class SemTableTest(IpcTestCase):
@@ -372,6 +452,13 @@ class LockTableTest(LockTestCase):
             self.assertEqual(row["STATE"], state)
             self.assertEqual(row["SINCE"], local(s["since"]) if s["since"]
                              else "-")
+            if s["owner_pid"] is None:
+                owner = "-"
+            elif s["owner_alive"]:
+                owner = "%s (%d)" % (comm(s["owner_pid"]), s["owner_pid"])
+            else:
+                owner = "%d (gone)" % s["owner_pid"]
+            self.assertEqual(row["OWNER"], owner)
         self.assertEqual(rows[3]["STATE"], "held")
         self.assertEqual(rows[3]["OWNER"], "sleep (%d)" % live_pid)
         self.assertEqual(rows[4]["STATE"], "STALE")
@@ -380,8 +467,9 @@ class LockTableTest(LockTestCase):
                           rows[5]["OWNER"]), ("yes", "free", "-"))
         t = doc["totals"]
         self.assertEqual(totals.strip(),
-                         "64 shown; %d allocated, %d held, %d stale of 64 locks"
-                         % (t["allocated"], t["held"], t["stale"]))
+                         "64 shown; %d allocated, %d held, %d stale of 64 "
+                         "locks in %s (shm)" % (t["allocated"], t["held"],
+                                                t["stale"], self.path))
         self.assertEqual((t["held"], t["stale"]), (2, 1))
         # The filters pick the same locks as in JSON.
         r = self.lk("status", "--stale", "-t", "--no-headings")
@@ -421,7 +509,45 @@ def admin_blocks():
     return steps
 
 
+def heading_lines(text):
+    """The heading line of each table of a --table output (tables are
+    separated by blank lines; a totals line is not a table)."""
+    out = []
+    for chunk in text.split("\n\n"):
+        lines = [l for l in chunk.splitlines() if l.strip()]
+        if lines and re.match(r"^[A-Z][A-Z%-]*(  +[A-Z][A-Z%-]*)*$", lines[0]):
+            out.append(re.split(r" {2,}", lines[0].strip()))
+    return out
+
+
+class ReadmeAdminTest(LockTestCase):
+    """The README's session for admins, run again on objects of this test:
+    the same tables, with the same headings."""
+    backend = "shm"
+
+    def test_readme_tables_are_what_the_tools_print(self):
+        shmid = self.make_segment(4096)
+        semid = self.make_set(2, [1, 0])
+        self.assertOk(run("shmctl-lock", "init", "--locks", 64, "--path",
+                          self.path, env=self.env))
+        ran = 0
+        for command, output in admin_blocks():
+            words = command.split()
+            if words[0] not in TOOLS:
+                continue
+            words = [{"262173": str(shmid), "131105": str(semid),
+                      "/ci-locks": self.path}.get(w, w) for w in words]
+            r = run(*words, env=self.env)
+            self.assertEqual((r.rc, r.err), (0, b""), (command, r))
+            self.assertEqual(heading_lines(r.out.decode()),
+                             heading_lines("\n".join(output)), command)
+            ran += 1
+        self.assertGreaterEqual(ran, 6)
+
+
 class HelpExamplesTest(unittest.TestCase):
+    """Every subcommand's --help ends with examples of itself that use only
+    flags it has; so do the README's commands."""
 
     def test_readme_admin_commands_are_real(self):
         """The README's admin session uses flags the tools have, and its
@@ -444,9 +570,6 @@ class HelpExamplesTest(unittest.TestCase):
                     for row in rows[1:]:
                         self.assertEqual(len(row), len(rows[0]),
                                          (command, rows[0], row))
-
-    """Every subcommand's --help ends with examples of itself that use only
-    flags it has."""
 
     def test_every_tool_prints_meson_s_version(self):
         with open(os.path.join(SOURCE_DIR, "meson.build")) as f:

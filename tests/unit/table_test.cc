@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <string>
 
+#include "json_out.h"
 #include "names.h"
 #include "views.h"
 
@@ -50,6 +51,26 @@ TEST_CASE("cells are safe to print on a terminal", "[table]") {
   CHECK(pad("ab", 4, Table::Align::kLeft) == "ab  ");
   CHECK(pad("ab", 4, Table::Align::kRight) == "  ab");
   CHECK(pad("abcdef", 4, Table::Align::kRight) == "abcdef");
+}
+
+TEST_CASE("cells are UTF-8 a terminal will not act on", "[table]") {
+  // C1 controls: U+009B is CSI to some terminals.
+  CHECK(cell("a\xc2\x9b" "2J") == "a?2J");
+  CHECK(cell("\xc2\xa0nbsp") == "\xc2\xa0nbsp");  // U+00A0 is printable
+  // A name cut in the middle of a character, and a stray byte.
+  CHECK(cell("abc\xc3") == "abc\xef\xbf\xbd");
+  CHECK(cell("\x9b[31m") == "\xef\xbf\xbd[31m");
+  CHECK(cell("s\xc3\xa9maphore") == "s\xc3\xa9maphore");
+  // Widths are characters, so that accented names keep columns straight.
+  CHECK(text_width("s\xc3\xa9maphore") == 9);
+  CHECK(pad("\xc3\xa9", 3, Table::Align::kLeft) == "\xc3\xa9  ");
+  Table t({{"NAME"}, {"N", Table::Align::kRight}});
+  t.add_row({"s\xc3\xa9maphore", "1"});
+  t.add_row({"x\x1b", "22"});
+  CHECK(t.render(true) ==
+        "NAME        N\n"
+        "s\xc3\xa9maphore   1\n"
+        "x?         22\n");
 }
 
 TEST_CASE("local times, and never as -", "[table]") {
@@ -142,6 +163,110 @@ TEST_CASE("the segment list view shows each segment's values", "[views]") {
   Json wrong = doc;
   wrong["segments"][0].erase("nattch");
   CHECK_THROWS(shm_list_view(wrong, TableOptions{}));
+}
+
+TEST_CASE("a process is named only if it had started by the time", "[names]") {
+  std::string me = acting_process_name(getpid(), std::nullopt);
+  REQUIRE_FALSE(me.empty());
+  CHECK(acting_process_name(getpid(), time(nullptr) + 1) == me);
+  // Said to have acted in 1970: the process running with this pid now
+  // cannot be the one that did.
+  CHECK(acting_process_name(getpid(), 1).empty());
+  CHECK(process_label(getpid(), 1) == std::to_string(getpid()));
+  CHECK(process_label(getpid(), std::nullopt) ==
+        me + " (" + std::to_string(getpid()) + ")");
+  CHECK(process_label(0, std::nullopt) == "-");
+}
+
+namespace {
+
+Json sem_set_doc() {
+  Json s;
+  s["id"] = 3;
+  s["key"] = 0x5e11;
+  s["key_hex"] = "0x00005e11";
+  s["mode"] = 0600;
+  s["mode_octal"] = "0600";
+  s["uid"] = 4000000001u;
+  s["gid"] = 4000000002u;
+  s["cuid"] = 4000000001u;
+  s["cgid"] = 4000000002u;
+  s["nsems"] = 2;
+  s["otime"] = 0;
+  s["ctime"] = 0;
+  return s;
+}
+
+Json sem_states_doc() {
+  Json a = Json::array();
+  for (int i = 0; i < 2; ++i) {
+    Json s;
+    s["num"] = i;
+    s["value"] = i == 0 ? 1 : 0;
+    s["ncnt"] = i;
+    s["zcnt"] = 2 * i;
+    s["pid"] = 0;
+    a.push_back(s);
+  }
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("the set views: list with values, and stat", "[views]") {
+  Json readable = sem_set_doc();
+  readable["semaphores"] = sem_states_doc();
+  Json hidden = sem_set_doc();
+  hidden["id"] = 4;
+  hidden["semaphores"] = nullptr;  // --values of a set the caller may not read
+  Json doc;
+  doc["count"] = 2;
+  doc["sets"] = Json::array({readable, hidden});
+  CHECK(sem_list_view(doc, TableOptions{}) ==
+        "KEY         ID  OWNER       GROUP       PERMS  NSEMS  LAST-OP  CHANGED  NCNT  ZCNT  VALUES\n"
+        "0x00005e11   3  4000000001  4000000002  0600       2  -        -           1     2  1,0\n"
+        "0x00005e11   4  4000000001  4000000002  0600       2  -        -           -     -  (not readable)\n");
+  Json set = sem_set_doc();
+  set["semaphores"] = sem_states_doc();
+  std::string text = sem_stat_view(set, TableOptions{});
+  CHECK(text.find("\nnsems       2\n") != std::string::npos);
+  CHECK(text.substr(text.find("\n\n") + 2) ==
+        "NUM  VALUE  NCNT  ZCNT  PID\n"
+        "  0      1     0     0  -\n"
+        "  1      0     1     2  -\n");
+  set["waiting"] = Json::array({Json{{"pid", 7}, {"tid", 8}, {"command", "w"},
+                                     {"operations", nullptr}}});
+  set["waiting_unreadable"] = 0;
+  text = sem_stat_view(set, TableOptions{false, false});
+  CHECK(text.substr(text.rfind("\n\n") + 2) == "7  8  w  (not readable)\n");
+}
+
+TEST_CASE("the info views: limits against use", "[views]") {
+  Json doc;
+  doc["limits"] = {{"shmmax", 18446744073692774399ull}, {"shmmin", 1},
+                   {"shmmni", 4096}, {"shmseg", 4096},
+                   {"shmall", 18446744073692774399ull}};
+  doc["usage"] = {{"segments", 1024}, {"pages_total", 3},
+                  {"pages_resident", 18446744073692774399ull},
+                  {"pages_swapped", 0}};
+  doc["page_size"] = 4096;
+  std::string text = shm_info_view(doc, TableOptions{});
+  INFO(text);
+  CHECK(text.find("\nSHMMNI    Shared memory segments                         4096  1024  25.00%\n") !=
+        std::string::npos);
+  CHECK(text.find("\nSHMMAX    Max size of a segment                           16E     -       -\n") !=
+        std::string::npos);
+  // Pages whose bytes would not fit in 64 bits are shown as pages only.
+  CHECK(text.find("\npages_resident  18446744073692774399 pages\n") != std::string::npos);
+  CHECK(text.find("\npages_swapped   0 pages (0B)\n") != std::string::npos);
+  Json sem;
+  sem["limits"] = {{"semmsl", 32000}, {"semmns", 1024000000}, {"semopm", 500},
+                   {"semmni", 32000}, {"semvmx", 32767}, {"semaem", 32767}};
+  sem["usage"] = {{"sets", 8000}, {"semaphores", 16000}};
+  text = sem_info_view(sem, TableOptions{});
+  INFO(text);
+  CHECK(text.find("\nSEMMNI    Semaphore sets               32000   8000  25.00%\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("the stat view has a line per field of the document", "[views]") {
