@@ -18,7 +18,7 @@ bool stdout_broken = false;
 /// Writes to stdout with SIGPIPE blocked, and takes back the SIGPIPE that
 /// a write to a pipe without a reader raised, so that the caller sees
 /// EPIPE and decides what happens next.
-Status write_holding_sigpipe(const std::string& text) {
+Status write_holding_sigpipe(std::string_view text) {
   sigset_t pipe_only, old;
   sigemptyset(&pipe_only);
   sigaddset(&pipe_only, SIGPIPE);
@@ -78,6 +78,8 @@ Status print_json_text(std::string text) {
   text.push_back('\n');
   return write_holding_sigpipe(text);
 }
+
+Status print_output(std::string_view text) { return write_holding_sigpipe(text); }
 
 Status print_document_streaming(
     const Json& doc, bool pretty,

@@ -38,6 +38,10 @@ Status print_document(const Json& doc, bool pretty);
 /// than the rest of the command): writes `text` and a newline.
 Status print_json_text(std::string text);
 
+/// Writes `text` to stdout as it is (a --table view), with SIGPIPE held
+/// off as print_document does.
+Status print_output(std::string_view text);
+
 /// After a document could not be written because its reader had gone
 /// (EPIPE) and the caller has cleaned up: if SIGPIPE has its default
 /// action (and is not blocked), ends the process with SIGPIPE, quietly, as

@@ -14,8 +14,10 @@
 #include "io.h"
 #include "lock_manager.h"
 #include "lock_segment.h"
+#include "names.h"
 #include "parse.h"
 #include "process.h"
+#include "table.h"
 
 namespace ipctk {
 
@@ -175,6 +177,49 @@ char* put_state(char* p, const LockState& s) {
   }
   return p;
 }
+
+/// The lines of `status --table`. The widths are fixed before the first
+/// line, from the lock count: a million locks are streamed, not measured.
+class StatusTable {
+ public:
+  explicit StatusTable(uint64_t lock_count)
+      : id_width_(std::max<size_t>(2, std::to_string(lock_count - 1).size())) {}
+
+  std::string heading() const {
+    return line("ID", "ALLOCATED", "STATE", "OWNER", "SINCE");
+  }
+
+  /// Held locks say "held", and those whose owner is gone "STALE", so
+  /// that they stand out in a column of "free".
+  std::string row(const LockState& s) const {
+    std::string owner = "-";
+    if (s.owner)
+      owner = s.owner_alive ? cell(process_label(s.owner->pid, std::nullopt))
+                            : std::to_string(s.owner->pid) + " (gone)";
+    return line(std::to_string(s.id), s.allocated ? "yes" : "no",
+                s.stale ? "STALE" : s.locked ? "held" : "free", owner,
+                s.owner ? local_time(s.since_ns / 1000000000) : "-");
+  }
+
+ private:
+  // "command-name (pid)": 15 bytes of comm, a 7-digit pid.
+  static constexpr size_t kOwnerWidth = 25;
+
+  std::string line(std::string_view id, std::string_view allocated,
+                   std::string_view state, std::string_view owner,
+                   std::string_view since) const {
+    std::string l = pad(id, id_width_, Table::Align::kRight);
+    l += "  " + pad(allocated, 9, Table::Align::kLeft);
+    l += "  " + pad(state, 5, Table::Align::kLeft);
+    l += "  " + pad(owner, kOwnerWidth, Table::Align::kLeft);
+    l += "  ";
+    l += since;
+    l += '\n';
+    return l;
+  }
+
+  size_t id_width_;
+};
 
 /// Whether the object at `path` is a (possibly broken) lock segment: a
 /// regular file or shm object whose first bytes are the magic, or zeros.
@@ -540,6 +585,62 @@ Result<Outcome> lock_unlock_command(const LockUnlockArgs& a, const Context&) {
   return changed(std::move(doc), "the lock was released all the same");
 }
 
+namespace {
+
+/// Whether `status` shows a lock in this state (--held, --stale,
+/// --allocated).
+bool status_shows(const LockStatusArgs& a, const LockState& s) {
+  return !((a.held && !s.locked) || (a.stale && !s.stale) ||
+           (a.allocated && !s.allocated));
+}
+
+/// The state of lock `id` as status reports it: with its owner's liveness.
+LockState status_state(const LockManager& m, uint64_t id) {
+  LockState s = m.quick_state(id);
+  if (s.owner && s.locked) {
+    s.owner_alive = owner_alive(*s.owner);
+    s.stale = !s.owner_alive;
+  }
+  return s;
+}
+
+/// `status --table`: the lines of the locks shown, then (with headings) a
+/// line of totals, as the JSON's "totals" has them.
+Result<Outcome> status_table(const LockSegment& seg, const LockManager& m,
+                             const std::vector<uint64_t>* ids,
+                             const LockStatusArgs& a, const TableOptions& o) {
+  StatusTable table(m.lock_count());
+  StreamOut out;
+  if (o.headings)
+    if (auto w = out.add(table.heading()); !w) return w.error();
+  Totals t;
+  uint64_t shown = 0;
+  uint64_t n = ids ? ids->size() : m.lock_count();
+  for (uint64_t i = 0; i < n; ++i) {
+    LockState s = status_state(m, ids ? (*ids)[i] : i);
+    t.allocated += s.allocated;
+    t.held += s.locked;
+    t.stale += s.stale;
+    if (!status_shows(a, s)) continue;
+    ++shown;
+    if (auto w = out.add(table.row(s)); !w) return w.error();
+  }
+  if (o.headings) {
+    std::string totals = "\n" + std::to_string(shown) + " shown; " +
+                         std::to_string(t.allocated) + " allocated, " +
+                         std::to_string(t.held) + " held, " +
+                         std::to_string(t.stale) + " stale of " +
+                         std::to_string(n) + (ids ? " given" : " locks") +
+                         " in " + cell(seg.path().name) + " (" +
+                         seg.path().backend() + ")\n";
+    if (auto w = out.add(totals); !w) return w.error();
+  }
+  if (auto w = out.flush(); !w) return w.error();
+  return Outcome{std::nullopt, kExitOk};
+}
+
+}  // namespace
+
 Result<Outcome> lock_status_command(const LockStatusArgs& a,
                                     const Context& ctx) {
   std::vector<uint64_t> ids;
@@ -561,6 +662,7 @@ Result<Outcome> lock_status_command(const LockStatusArgs& a,
     }
   bool all = ids.empty();
   uint64_t n = all ? m.lock_count() : ids.size();
+  if (ctx.table) return status_table(*seg, m, all ? nullptr : &ids, a, *ctx.table);
   Json head;
   head["path"] = seg->path().name;
   head["backend"] = seg->path().backend();
@@ -579,17 +681,11 @@ Result<Outcome> lock_status_command(const LockStatusArgs& a,
   const size_t sep_len = std::strlen(sep);
   std::string entry;
   for (uint64_t i = 0; i < n; ++i) {
-    LockState s = m.quick_state(all ? i : ids[i]);
-    if (s.owner && s.locked) {
-      s.owner_alive = owner_alive(*s.owner);
-      s.stale = !s.owner_alive;
-    }
+    LockState s = status_state(m, all ? i : ids[i]);
     t.allocated += s.allocated;
     t.held += s.locked;
     t.stale += s.stale;
-    if ((a.held && !s.locked) || (a.stale && !s.stale) ||
-        (a.allocated && !s.allocated))
-      continue;
+    if (!status_shows(a, s)) continue;
     char* p = out.room();
     if (shown++ > 0) {
       std::memcpy(p, sep, sep_len);

@@ -18,6 +18,7 @@
 #include <iterator>
 
 #include "clock.h"
+#include "io.h"
 
 namespace ipctk {
 
@@ -231,6 +232,35 @@ std::optional<uint64_t> process_start_time(pid_t pid) {
   size_t n = read_stat(pid, buf);
   if (n == 0) return std::nullopt;
   return parse_stat_start_time(std::string_view(buf, n));
+}
+
+std::optional<int64_t> parse_boot_time(std::string_view text) {
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(at, end - at);
+    at = end + 1;
+    if (line.substr(0, 6) != "btime ") continue;
+    line.remove_prefix(6);
+    int64_t t = 0;
+    auto [p, ec] = std::from_chars(line.data(), line.data() + line.size(), t);
+    if (ec != std::errc() || p != line.data() + line.size() || t <= 0)
+      return std::nullopt;
+    return t;
+  }
+  return std::nullopt;
+}
+
+std::optional<int64_t> process_started_at(pid_t pid) {
+  static const std::optional<int64_t> boot = [] {
+    auto text = read_whole_file("/proc/stat");
+    return text ? parse_boot_time(*text) : std::nullopt;
+  }();
+  auto ticks = process_start_time(pid);
+  long hz = sysconf(_SC_CLK_TCK);
+  if (!boot || !ticks || hz <= 0) return std::nullopt;
+  return *boot + static_cast<int64_t>(*ticks / static_cast<uint64_t>(hz));
 }
 
 bool process_is_zombie(pid_t pid) {

@@ -70,6 +70,14 @@ std::optional<uint64_t> process_start_time(pid_t pid);
 /// hold spaces and parentheses, so fields are counted from its last ')').
 std::optional<uint64_t> parse_stat_start_time(std::string_view stat);
 
+/// The "btime" line of /proc/stat: when the system booted, in Unix
+/// seconds.
+std::optional<int64_t> parse_boot_time(std::string_view proc_stat);
+
+/// When process `pid` started, in Unix seconds (rounded down), or none
+/// when it is gone.
+std::optional<int64_t> process_started_at(pid_t pid);
+
 /// Whether /proc/PID/stat says the process is a zombie (false when it
 /// cannot be read).
 bool process_is_zombie(pid_t pid);

@@ -8,6 +8,7 @@
 
 #include "ipc_perm.h"
 #include "parse.h"
+#include "proc_users.h"
 #include "process.h"
 #include "sem_set.h"
 #include "sysv_list.h"
@@ -65,15 +66,6 @@ Result<std::vector<unsigned>> spread(std::vector<unsigned> values,
                            std::to_string(nsems) + " semaphores",
                        "give one value for all, or one per semaphore");
   return values;
-}
-
-Json op_json(const SemOpSpec& op) {
-  Json j;
-  j["num"] = op.num;
-  j["delta"] = op.delta;
-  j["undo"] = op.undo;
-  j["nowait"] = op.nowait;
-  return j;
 }
 
 /// What op, P and V share once their operations are known: check them,
@@ -181,7 +173,7 @@ Result<Outcome> run_ops(const OpRun& run, const Context& ctx) {
   Json doc;
   doc["id"] = *id;
   Json ops = Json::array();
-  for (const SemOpSpec& op : run.ops) ops.push_back(op_json(op));
+  for (const SemOpSpec& op : run.ops) ops.push_back(to_json(op));
   doc["operations"] = std::move(ops);
   // Read right after: other processes may have moved them since.
   doc["values"] = nullptr;
@@ -331,6 +323,11 @@ Result<Outcome> sem_stat_command(const SemStatArgs& a, const Context&) {
   if (!states) return states.error();
   Json doc = to_json(*info);
   doc["semaphores"] = to_json(*states);
+  if (a.processes) {
+    ProcessUses waiters = set_waiters(*id);
+    doc["waiting"] = to_json(waiters, /*waiters=*/true);
+    doc["waiting_unreadable"] = waiters.unreadable;
+  }
   return document(std::move(doc));
 }
 

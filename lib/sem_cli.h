@@ -39,6 +39,8 @@ Result<Outcome> sem_pv_command(const SemPvArgs& args, bool release,
 
 struct SemStatArgs {
   TargetArgs target;
+  /// --processes: find the threads blocked on it (/proc).
+  bool processes = false;
 };
 Result<Outcome> sem_stat_command(const SemStatArgs& args, const Context&);
 

@@ -185,6 +185,15 @@ Json to_json(const std::vector<SemState>& states) {
   return out;
 }
 
+Json to_json(const SemOpSpec& op) {
+  Json j;
+  j["num"] = op.num;
+  j["delta"] = op.delta;
+  j["undo"] = op.undo;
+  j["nowait"] = op.nowait;
+  return j;
+}
+
 Result<SemGot> sem_get(const SemGetRequest& r) {
   int mode = static_cast<int>(r.mode & 0777);
   if (r.key == IPC_PRIVATE) return create_new(r, mode | IPC_CREAT);

@@ -42,6 +42,9 @@ struct SemState {
 /// [{"num":0,"value":..,"ncnt":..,"zcnt":..,"pid":..}, ...]
 Json to_json(const std::vector<SemState>& states);
 
+/// An operation as op prints it: num, delta, undo, nowait.
+Json to_json(const SemOpSpec& op);
+
 struct SemGetRequest {
   key_t key = 0;        // IPC_PRIVATE: always a new set
   unsigned nsems = 0;   // 0 opens a set of any size; creating needs >= 1

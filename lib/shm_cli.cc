@@ -10,6 +10,7 @@
 #include "encoding.h"
 #include "io.h"
 #include "parse.h"
+#include "proc_users.h"
 #include "process.h"
 #include "shm_segment.h"
 #include "sysv_list.h"
@@ -315,7 +316,13 @@ Result<Outcome> shm_stat_command(const ShmStatArgs& a, const Context&) {
   if (!id) return id.error();
   auto info = shm_stat(*id);
   if (!info) return info.error();
-  return document(to_json(*info));
+  Json doc = to_json(*info);
+  if (a.processes) {
+    ProcessUses users = segment_users(*id);
+    doc["attached"] = to_json(users, /*waiters=*/false);
+    doc["attached_unreadable"] = users.unreadable;
+  }
+  return document(std::move(doc));
 }
 
 Result<Outcome> shm_list_command(const ShmListArgs& a, const Context& ctx) {
@@ -342,7 +349,7 @@ Result<Outcome> shm_list_command(const ShmListArgs& a, const Context& ctx) {
     return (!key || s.key == *key) && (!owner || s.uid == *owner) &&
            (!cpid || static_cast<uint64_t>(s.cpid) == *cpid);
   };
-  if (!ctx.pretty) {
+  if (!ctx.pretty && !ctx.table) {
     // Compact: the same bytes as the tree's dump, written entry by entry
     // (thousands of segments: the tree cost ~20,000 instructions each).
     size_t count = 0;

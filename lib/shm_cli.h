@@ -47,6 +47,8 @@ Result<Outcome> shm_rm_command(const ShmRmArgs& args, const Context&);
 
 struct ShmStatArgs {
   TargetArgs target;
+  /// --processes: find the processes that have it attached (/proc).
+  bool processes = false;
 };
 Result<Outcome> shm_stat_command(const ShmStatArgs& args, const Context&);
 

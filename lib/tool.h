@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 #include "cli11.h"
 #include "error.h"
 #include "json_out.h"
+#include "table.h"
 
 /// The frame every ipctk binary shares: CLI11 parsing with errors turned into
 /// the contract's JSON usage errors (exit 2), one document printed at the
@@ -21,6 +23,9 @@ namespace ipctk {
 struct Context {
   bool pretty = false;                // --pretty, or stdout is a terminal
   std::vector<std::string> command;   // the words after `--`
+  /// --table: a table for people is drawn instead of the JSON (by the
+  /// frame from the document, or by a command that streams its own).
+  std::optional<TableOptions> table;
 };
 
 /// What a subcommand hands back: a document to print, or (for streaming
@@ -50,14 +55,57 @@ std::function<std::string()> remove_again(std::string what,
 using Action = std::function<Result<Outcome>(const Context&)>;
 /// Declares a subcommand's flags on its CLI11 app.
 using Options = std::function<void(CLI::App*)>;
+/// Draws a subcommand's document as a table (see views.h).
+using View = std::string (*)(const Json&, const TableOptions&);
+
+/// A subcommand as Tool::add makes it, with what can be said of it after:
+///   tool.add("list", ...).example("sysv-shm list --table").table(shm_list_view);
+class Subcommand {
+ public:
+  /// A command line shown under "Examples:" at the end of its --help.
+  Subcommand& example(std::string command_line) {
+    examples_.push_back(std::move(command_line));
+    return *this;
+  }
+  /// Offers --table (-t) and --no-headings; with `sizes`, --bytes (-b).
+  /// The frame draws the document with `view`; a null view means the
+  /// action draws the table itself (a streamed document).
+  Subcommand& table(View view, bool sizes = false) {
+    has_table_ = true;
+    view_ = view;
+    sizes_ = sizes;
+    return *this;
+  }
+
+ private:
+  friend class Tool;
+  Subcommand(std::string name, std::string description, Options options,
+             Action action, bool takes_command)
+      : name_(std::move(name)), description_(std::move(description)),
+        options_(std::move(options)), action_(std::move(action)),
+        takes_command_(takes_command) {}
+
+  std::string name_;
+  std::string description_;
+  Options options_;
+  Action action_;
+  bool takes_command_;
+  std::vector<std::string> examples_;
+  bool has_table_ = false;
+  View view_ = nullptr;
+  bool sizes_ = false;
+  CLI::App* app_ = nullptr;  // built by Tool::run() when needed
+  // The table flags, set by parsing.
+  bool table_flag_ = false, no_headings_ = false, bytes_ = false;
+};
 
 class Tool {
  public:
   Tool(std::string name, std::string description);
 
   /// Adds a subcommand. Only those with `takes_command` accept `-- COMMAND`.
-  void add(std::string name, std::string description, Options options,
-           Action action, bool takes_command = false);
+  Subcommand& add(std::string name, std::string description, Options options,
+                  Action action, bool takes_command = false);
 
   /// Parses argv and runs the subcommand it names. Only that subcommand's
   /// options are built: building every subcommand's parser was most of the
@@ -66,21 +114,16 @@ class Tool {
   int run(int argc, char** argv);
 
  private:
-  struct Sub {
-    std::string name;
-    std::string description;
-    Options options;
-    Action action;
-    bool takes_command;
-    CLI::App* app = nullptr;  // built by run() when needed
-  };
+  /// Declares the subcommand's options, its table flags (unless
+  /// `table_flags` is false: see may_name_table_flags) and its examples.
+  void build(Subcommand& sub, bool table_flags);
   /// Prints --help or --version text (through a string and write(2), not
   /// std::cout: see cli11.h) and checks that it got out.
   int print_text(const CLI::Error& e);
 
   CLI::App app_;
   bool pretty_ = false;
-  std::vector<Sub> subs_;
+  std::deque<Subcommand> subs_;  // add() hands out references: no vector
 };
 
 /// How a command names one object: a positional ID, --key K, or

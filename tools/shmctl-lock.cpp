@@ -4,6 +4,7 @@
 
 #include "lock_cli.h"
 #include "tool.h"
+#include "views.h"
 
 using namespace ipctk;
 
@@ -30,12 +31,15 @@ int main(int argc, char** argv) {
         add_value(c, "--mode", init.mode, "Permissions in octal (default 0600)");
         c->add_flag("--exist-ok", init.exist_ok, "Open it if it exists (and is valid)");
       },
-      [&](const Context& ctx) { return lock_init_command(init, ctx); });
+      [&](const Context& ctx) { return lock_init_command(init, ctx); })
+      .example("shmctl-lock init --path /ci-locks --locks 64 --mode 0660");
 
   LockPathArgs info;
   tool.add("info", "The segment's layout and counts",
       [&](CLI::App* c) { add_path(c, info); },
-      [&](const Context& ctx) { return lock_info_command(info, ctx); });
+      [&](const Context& ctx) { return lock_info_command(info, ctx); })
+      .example("shmctl-lock info --table")
+      .table(lock_info_view, /*sizes=*/true);
 
   LockDestroyArgs destroy;
   tool.add("destroy", "Remove the segment (refused while locks are held)",
@@ -43,7 +47,8 @@ int main(int argc, char** argv) {
         add_path(c, destroy);
         c->add_flag("--force", destroy.force, "Remove it even with held locks, or when it is not valid");
       },
-      [&](const Context& ctx) { return lock_destroy_command(destroy, ctx); });
+      [&](const Context& ctx) { return lock_destroy_command(destroy, ctx); })
+      .example("shmctl-lock destroy --path /ci-locks");
 
   LockAllocArgs alloc;
   tool.add("alloc", "Allocate the first free lock, or lock ID",
@@ -51,7 +56,9 @@ int main(int argc, char** argv) {
         c->add_option("id", alloc.id, "The lock to allocate")->check(non_empty());
         add_path(c, alloc);
       },
-      [&](const Context& ctx) { return lock_alloc_command(alloc, ctx); });
+      [&](const Context& ctx) { return lock_alloc_command(alloc, ctx); })
+      .example("shmctl-lock alloc")
+      .example("shmctl-lock alloc 7 --path /ci-locks");
 
   LockFreeArgs free;
   tool.add("free", "Free allocated locks (--all --yes: every one)",
@@ -61,7 +68,9 @@ int main(int argc, char** argv) {
         c->add_flag("--all", free.all, "Free every lock");
         c->add_flag("--yes", free.yes, "Confirm --all");
       },
-      [&](const Context& ctx) { return lock_free_command(free, ctx); });
+      [&](const Context& ctx) { return lock_free_command(free, ctx); })
+      .example("shmctl-lock free 7")
+      .example("shmctl-lock free --all --yes --path /ci-locks");
 
   LockLockArgs lock;
   tool.add("lock", "Take a lock: held after exit, or while -- COMMAND runs",
@@ -75,7 +84,9 @@ int main(int argc, char** argv) {
         add_value(c, "--conflict-exit-code", lock.conflict_exit_code, "Exit status for would-block and timeout (default 3)");
       },
       [&](const Context& ctx) { return lock_lock_command(lock, ctx); },
-      /*takes_command=*/true);
+      /*takes_command=*/true)
+      .example("shmctl-lock lock 7 -- make test")
+      .example("shmctl-lock lock 7 --timeout 60");
 
   LockUnlockArgs unlock;
   tool.add("unlock", "Release a lock (its owner's, or --force)",
@@ -84,7 +95,9 @@ int main(int argc, char** argv) {
         add_path(c, unlock);
         c->add_flag("--force", unlock.force, "Release it whoever holds it");
       },
-      [&](const Context& ctx) { return lock_unlock_command(unlock, ctx); });
+      [&](const Context& ctx) { return lock_unlock_command(unlock, ctx); })
+      .example("shmctl-lock unlock 7")
+      .example("shmctl-lock unlock 7 --force");
 
   LockStatusArgs status;
   tool.add("status", "Every lock (or the given ones): allocated, locked, owner, stale",
@@ -95,7 +108,10 @@ int main(int argc, char** argv) {
         c->add_flag("--stale", status.stale, "Only ones whose owner is gone");
         c->add_flag("--allocated", status.allocated, "Only allocated ones");
       },
-      [&](const Context& ctx) { return lock_status_command(status, ctx); });
+      [&](const Context& ctx) { return lock_status_command(status, ctx); })
+      .example("shmctl-lock status --held --table")
+      .example("shmctl-lock status 7")
+      .table(nullptr);
 
   return tool.run(argc, argv);
 }

@@ -4,6 +4,7 @@
 
 #include "sem_cli.h"
 #include "tool.h"
+#include "views.h"
 
 using namespace ipctk;
 
@@ -20,7 +21,9 @@ int main(int argc, char** argv) {
         add_value(g, "--mode", get.mode, "Permissions of a new set in octal (default 0600)");
         add_value(g, "--init", get.init, "Values of a new set: V for all, or V,V,... one each");
       },
-      [&](const Context& ctx) { return sem_get_command(get, ctx); });
+      [&](const Context& ctx) { return sem_get_command(get, ctx); })
+      .example("sysv-sem get --key 0x5e11 --create --nsems 2 --init 1,0")
+      .example("sysv-sem get --key 0x5e11");
 
   SemOpArgs op;
   tool.add("op", "Apply SPECs NUM:DELTA[:undo][:nowait] atomically in one semop",
@@ -33,7 +36,9 @@ int main(int argc, char** argv) {
         add_value(o, "--conflict-exit-code", op.conflict_exit_code, "Exit status for would-block and timeout (default 3)");
       },
       [&](const Context& ctx) { return sem_op_command(op, ctx); },
-      /*takes_command=*/true);
+      /*takes_command=*/true)
+      .example("sysv-sem op 3 0:-1 1:+1")
+      .example("sysv-sem op 3 0:-1:undo --timeout 5 -- make install");
 
   SemPvArgs p;
   tool.add("P", "Take (wait and decrement) semaphore NUM (default 0)",
@@ -47,7 +52,9 @@ int main(int argc, char** argv) {
         add_value(c, "--conflict-exit-code", p.conflict_exit_code, "Exit status for would-block and timeout (default 3)");
       },
       [&](const Context& ctx) { return sem_pv_command(p, false, ctx); },
-      /*takes_command=*/true);
+      /*takes_command=*/true)
+      .example("sysv-sem P 3 --timeout 10")
+      .example("sysv-sem P 3 --undo -- ./critical-section");
 
   SemPvArgs v;
   tool.add("V", "Give (increment) semaphore NUM (default 0)",
@@ -58,12 +65,19 @@ int main(int argc, char** argv) {
         c->add_flag("--undo", v.undo, "Take it back when the command ends (needs -- COMMAND)");
       },
       [&](const Context& ctx) { return sem_pv_command(v, true, ctx); },
-      /*takes_command=*/true);
+      /*takes_command=*/true)
+      .example("sysv-sem V 3")
+      .example("sysv-sem V 3 1 --by 2");
 
   SemStatArgs stat;
   tool.add("stat", "A set and, per semaphore, value, ncnt, zcnt and pid",
-      [&](CLI::App* s) { add_target(s, stat.target, "set"); },
-      [&](const Context& ctx) { return sem_stat_command(stat, ctx); });
+      [&](CLI::App* s) {
+        add_target(s, stat.target, "set");
+        s->add_flag("--processes", stat.processes, "Also the threads blocked on it, and their operations (from /proc)");
+      },
+      [&](const Context& ctx) { return sem_stat_command(stat, ctx); })
+      .example("sysv-sem stat 3 --processes --table")
+      .table(sem_stat_view);
 
   SemSetArgs set;
   tool.add("set", "Set values (SETVAL/SETALL), or mode, uid, gid (IPC_SET)",
@@ -75,7 +89,9 @@ int main(int argc, char** argv) {
         add_value(t, "--uid", set.uid, "New owner uid");
         add_value(t, "--gid", set.gid, "New owner gid");
       },
-      [&](const Context& ctx) { return sem_set_command(set, ctx); });
+      [&](const Context& ctx) { return sem_set_command(set, ctx); })
+      .example("sysv-sem set 3 --all 1,0")
+      .example("sysv-sem set 3 --mode 0660");
 
   SemRmArgs rm;
   tool.add("rm", "Remove sets (waiters fail with EIDRM)",
@@ -84,7 +100,9 @@ int main(int argc, char** argv) {
         // One key per --key, so that `rm --key K 5` still reads 5 as an id.
         m->add_option("--key", rm.keys, "Set keys (repeatable)")->allow_extra_args(false);
       },
-      [&](const Context& ctx) { return sem_rm_command(rm, ctx); });
+      [&](const Context& ctx) { return sem_rm_command(rm, ctx); })
+      .example("sysv-sem rm 3")
+      .example("sysv-sem rm --key 0x5e11");
 
   SemListArgs list;
   tool.add("list", "Every semaphore set visible to the caller",
@@ -93,11 +111,15 @@ int main(int argc, char** argv) {
         add_value(l, "--owner", list.owner, "Only sets owned by this uid");
         l->add_flag("--values", list.values, "Add each set's per-semaphore table");
       },
-      [&](const Context& ctx) { return sem_list_command(list, ctx); });
+      [&](const Context& ctx) { return sem_list_command(list, ctx); })
+      .example("sysv-sem list --table --values")
+      .table(sem_list_view);
 
   tool.add("info", "The kernel's limits and current usage",
       [](CLI::App*) {},
-      [&](const Context& ctx) { return sem_info_command(ctx); });
+      [&](const Context& ctx) { return sem_info_command(ctx); })
+      .example("sysv-sem info --table")
+      .table(sem_info_view);
 
   return tool.run(argc, argv);
 }

@@ -7,6 +7,7 @@ The tests run the binaries from IPCTK_BUILD_DIR (set by meson).
 import errno
 import json
 import os
+import pwd
 import random
 import re
 import shutil
@@ -42,6 +43,14 @@ def _sanitized():
 # timeouts are not).
 SANITIZED = _sanitized()
 SLOWDOWN = 5.0 if SANITIZED else 1.0
+
+
+def user_name(uid):
+    """The name of a uid, or its number, as ipcs(1) shows an owner."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
 
 def tool_path(name):

@@ -23,17 +23,11 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ipctk_test import (  # noqa: E402
-    fresh_sem_key as fresh_key, IpcTestCase, proc_sysvipc, sem_row, tool_path)
+    fresh_sem_key as fresh_key, IpcTestCase, proc_sysvipc, sem_row, tool_path,
+    user_name)
 
 NOBODY = pwd.getpwnam("nobody").pw_uid
 PYTHON = "/usr/bin/python3"
-
-
-def user_name(uid):
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
 
 
 def ipcs_set(semid):

@@ -208,3 +208,17 @@ TEST_CASE("exec_command replaces the process, or says why it cannot",
   CHECK(not_exec.err == EACCES);
   CHECK(not_exec.exit_status == kExitCannotExec);
 }
+
+TEST_CASE("boot time from /proc/stat text", "[process]") {
+  CHECK(parse_boot_time("cpu  1 2 3\nintr 5\nbtime 1796540000\nprocesses 9\n") ==
+        int64_t{1796540000});
+  CHECK(parse_boot_time("btime 12") == int64_t{12});  // no newline
+  CHECK_FALSE(parse_boot_time("cpu 1\n"));
+  CHECK_FALSE(parse_boot_time("btime x\n"));
+  CHECK_FALSE(parse_boot_time("xbtime 5\n"));
+  // A process started after boot, in this second or before.
+  auto started = process_started_at(getpid());
+  REQUIRE(started);
+  CHECK(*started <= time(nullptr));
+  CHECK(*started > 1700000000);
+}
