@@ -16,6 +16,7 @@
 #include "lock_segment.h"
 #include "names.h"
 #include "parse.h"
+#include "podman_cli.h"
 #include "process.h"
 #include "table.h"
 
@@ -283,7 +284,8 @@ Result<Outcome> lock_init_command(const LockInitArgs& a, const Context&) {
   return out;
 }
 
-Result<Outcome> lock_info_command(const LockPathArgs& a, const Context&) {
+Result<Outcome> lock_info_command(const LockPathArgs& a, const Context& ctx) {
+  if (a.podman) return podman_info_command(a, ctx);
   auto seg = open_segment(a);
   if (!seg) return seg.error();
   LockManager m(*seg);
@@ -643,6 +645,7 @@ Result<Outcome> status_table(const LockSegment& seg, const LockManager& m,
 
 Result<Outcome> lock_status_command(const LockStatusArgs& a,
                                     const Context& ctx) {
+  if (a.podman) return podman_status_command(a, ctx);
   std::vector<uint64_t> ids;
   for (const auto& text : a.ids) {
     auto id = parse_lock_id(text);

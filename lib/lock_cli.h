@@ -24,7 +24,10 @@ struct LockInitArgs : LockSegmentArgs {
 };
 Result<Outcome> lock_init_command(const LockInitArgs& args, const Context&);
 
-struct LockPathArgs : LockSegmentArgs {};
+struct LockPathArgs : LockSegmentArgs {
+  /// --podman: read podman's own lock segment instead (podman_cli.h).
+  bool podman = false;
+};
 Result<Outcome> lock_info_command(const LockPathArgs& args, const Context&);
 
 struct LockDestroyArgs : LockSegmentArgs {
@@ -60,6 +63,7 @@ Result<Outcome> lock_unlock_command(const LockUnlockArgs& args,
 struct LockStatusArgs : LockSegmentArgs {
   std::vector<std::string> ids;
   bool held = false, stale = false, allocated = false;
+  bool podman = false;  // as in LockPathArgs
 };
 Result<Outcome> lock_status_command(const LockStatusArgs& args,
                                     const Context&);

@@ -161,8 +161,9 @@ int Tool::run(int argc, char** argv) {
       if (outcome->doc) {
         // A view that throws (a document of another shape) is a bug, and
         // reported as one by the catch below, before anything is printed.
-        auto printed = ctx.table && sub.view_
-                           ? print_output(sub.view_(*outcome->doc, *ctx.table))
+        View view = outcome->view ? outcome->view : sub.view_;
+        auto printed = ctx.table && view
+                           ? print_output(view(*outcome->doc, *ctx.table))
                            : print_document(*outcome->doc, ctx.pretty);
         if (!printed) {
           Error e = printed.error();

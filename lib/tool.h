@@ -45,6 +45,9 @@ struct Outcome {
   /// When `doc` cannot be written and there is nothing to undo: what stays
   /// done all the same, for the error's hint.
   std::string done;
+  /// How --table draws `doc` when it is not the subcommand's usual
+  /// document (shmctl-lock info --podman); null: the subcommand's view.
+  std::string (*view)(const Json&, const TableOptions&) = nullptr;
 };
 
 /// An Outcome::undo that removes an object this call created (`what`, e.g.

@@ -118,6 +118,22 @@ Table limits_table() {
                 {"USED", Align::kRight}, {"USE%", Align::kRight}});
 }
 
+/// A podman mutex's state in a word, and its holder.
+std::string mutex_state_text(const Json& m) {
+  if (m.at("owner_died").get<bool>()) return "OWNER-DIED";
+  return m.at("held").get<bool>() ? "held" : "free";
+}
+
+std::string mutex_holder(const Json& m) {
+  if (m.at("holder_tid").is_null()) return "-";
+  std::string tid = "tid " + number(m.at("holder_tid"));
+  if (m.at("owner_died").get<bool>()) return tid + " (gone)";
+  if (m.at("holder_pid").is_null()) return tid;
+  std::string command = m.at("holder_command").is_null()
+                            ? "" : m.at("holder_command").get<std::string>() + " ";
+  return tid + " of " + command + "(" + number(m.at("holder_pid")) + ")";
+}
+
 }  // namespace
 
 std::string mode_text(unsigned mode) {
@@ -297,6 +313,42 @@ std::string sem_info_view(const Json& d, const TableOptions& o) {
   add_limit(t, "SEMAEM", "Max undo adjustment", number(l.at("semaem")),
             l.at("semaem"), nullptr, "");
   return t.render(o.headings);
+}
+
+std::string podman_status_view(const Json& d, const TableOptions& o) {
+  Table t({{"ID", Align::kRight}, {"ALLOCATED"}, {"STATE"}, {"WAITERS"},
+           {"HOLDER"}});
+  for (const Json& s : d.at("status"))
+    t.add_row({number(s.at("id")), yes_no(s.at("allocated")), mutex_state_text(s),
+               yes_no(s.at("waiters")), mutex_holder(s)});
+  std::string out = t.render(o.headings);
+  if (!o.headings) return out;
+  const Json& tot = d.at("totals");
+  const Json& seg = d.at("segment_lock");
+  return out + "\n" + number(tot.at("shown")) + " shown; " +
+         number(tot.at("allocated")) + " allocated, " + number(tot.at("held")) +
+         " held, " + number(tot.at("owner_died")) + " owner died, of " +
+         number(d.at("locks")) + " locks in " + cell(d.at("path").get<std::string>()) +
+         " (podman)\nsegment lock: " + mutex_state_text(seg) +
+         (seg.at("holder_tid").is_null() ? "" : ", " + mutex_holder(seg)) + "\n";
+}
+
+std::string podman_info_view(const Json& d, const TableOptions& o) {
+  Fields f;
+  f.add("path", d.at("path").get<std::string>());
+  f.add("backend", d.at("backend").get<std::string>());
+  f.add("size", size(d.at("size"), o));
+  f.add("locks", number(d.at("locks")));
+  f.add("bitmaps", number(d.at("bitmaps")));
+  f.add("mutex_size", number(d.at("mutex_size")));
+  f.add("allocated", number(d.at("allocated")));
+  f.add("free", number(d.at("free")));
+  f.add("held", number(d.at("held")));
+  f.add("owner_died", number(d.at("owner_died")));
+  const Json& seg = d.at("segment_lock");
+  f.add("segment_lock", mutex_state_text(seg) +
+                            (seg.at("holder_tid").is_null() ? "" : ", " + mutex_holder(seg)));
+  return f.render(o);
 }
 
 std::string lock_info_view(const Json& d, const TableOptions& o) {

@@ -33,6 +33,12 @@ std::string sem_info_view(const Json& doc, const TableOptions& options);
 /// see lock_cli.cc.)
 std::string lock_info_view(const Json& doc, const TableOptions& options);
 
+/// shmctl-lock status --podman: one line per lock shown (STATE free, held,
+/// or OWNER-DIED), then the totals and the segment lock.
+std::string podman_status_view(const Json& doc, const TableOptions& options);
+/// shmctl-lock info --podman: one line per field.
+std::string podman_info_view(const Json& doc, const TableOptions& options);
+
 /// "0600 rw-------": a mode in octal and as ls(1) shows it.
 std::string mode_text(unsigned mode);
 

@@ -18,6 +18,13 @@ void add_path(CLI::App* app, LockSegmentArgs& segment) {
                 "Use a segment owned by another user (refused otherwise)");
 }
 
+void add_podman(CLI::App* app, bool& podman) {
+  app->add_flag("--podman", podman,
+                "Read podman's own lock segment, read-only (default path "
+                "/libpod_lock, or /libpod_rootless_lock_UID)")
+      ->excludes("--any-owner");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -36,9 +43,13 @@ int main(int argc, char** argv) {
 
   LockPathArgs info;
   tool.add("info", "The segment's layout and counts",
-      [&](CLI::App* c) { add_path(c, info); },
+      [&](CLI::App* c) {
+        add_path(c, info);
+        add_podman(c, info.podman);
+      },
       [&](const Context& ctx) { return lock_info_command(info, ctx); })
       .example("shmctl-lock info --table")
+      .example("shmctl-lock info --podman")
       .table(lock_info_view, /*sizes=*/true);
 
   LockDestroyArgs destroy;
@@ -107,10 +118,12 @@ int main(int argc, char** argv) {
         c->add_flag("--held", status.held, "Only locked ones");
         c->add_flag("--stale", status.stale, "Only ones whose owner is gone");
         c->add_flag("--allocated", status.allocated, "Only allocated ones");
+        add_podman(c, status.podman);
       },
       [&](const Context& ctx) { return lock_status_command(status, ctx); })
       .example("shmctl-lock status --held --table")
       .example("shmctl-lock status 7")
+      .example("shmctl-lock status --podman --table")
       .table(nullptr);
 
   return tool.run(argc, argv);

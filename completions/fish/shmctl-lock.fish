@@ -188,6 +188,7 @@ complete -c shmctl-lock -n '__fish_shmctl_lock_using status' -l stale -d 'Only o
 complete -c shmctl-lock -n '__fish_shmctl_lock_using status' -l allocated -d 'Only allocated ones'
 
 # The human view of the subcommands that show objects.
+complete -c shmctl-lock -n '__fish_shmctl_lock_using status info' -l podman -d "Read podman's own lock segment, read-only"
 complete -c shmctl-lock -n '__fish_shmctl_lock_using status info' -s t -l table -d 'Aligned columns for a person instead of JSON'
 complete -c shmctl-lock -n '__fish_shmctl_lock_using status info' -l no-headings -d 'Leave out the header line (with --table)'
 complete -c shmctl-lock -n '__fish_shmctl_lock_using info' -s b -l bytes -d 'Sizes in bytes, not as 4K or 1.5M (with --table)'
