@@ -20,23 +20,36 @@ Result<PodmanSegment> open_podman(const LockSegmentArgs& a) {
   return PodmanSegment::open(path->name, path->placement == Placement::kShm);
 }
 
-/// A mutex's state as JSON, with the holder's process where /proc shows
-/// it (a thread id of another pid namespace, a container's, is not ours
-/// to look up: it is shown, with no process).
-Json mutex_json(const MutexState& m, Json j = Json::object()) {
+/// A mutex's state as JSON, with the holder's process where /proc shows a
+/// process of that thread that maps the segment; holder_found says whether
+/// it did (not: a holder of another pid namespace, a container's, or one
+/// gone without the kernel's robust-list clean-up).
+Json mutex_json(const PodmanSegment& seg, const MutexState& m,
+                Json j = Json::object()) {
   j["held"] = m.held;
   j["owner_died"] = m.owner_died;
+  j["not_recoverable"] = m.not_recoverable;
+  j["inconsistent"] = m.inconsistent;
   j["waiters"] = m.waiters;
   j["holder_tid"] = m.holder_tid ? Json(m.holder_tid) : Json(nullptr);
-  std::optional<pid_t> pid = m.held ? thread_group(m.holder_tid) : std::nullopt;
-  j["holder_pid"] = pid ? Json(*pid) : Json(nullptr);
-  std::string command = pid ? process_name(*pid) : "";
+  pid_t pid = 0;  // 0: none found
+  if (m.held) pid = seg.holder_process(m.holder_tid).value_or(0);
+  j["holder_found"] = m.held ? Json(pid != 0) : Json(nullptr);
+  j["holder_pid"] = pid != 0 ? Json(pid) : Json(nullptr);
+  std::string command = pid != 0 ? process_name(pid) : "";
   j["holder_command"] = command.empty() ? Json(nullptr) : Json(command);
   return j;
 }
 
 struct Counts {
-  uint64_t allocated = 0, held = 0, owner_died = 0;
+  uint64_t allocated = 0, held = 0, owner_died = 0, not_recoverable = 0;
+
+  void add(bool is_allocated, const MutexState& m) {
+    allocated += is_allocated;
+    held += m.held;
+    owner_died += m.owner_died;
+    not_recoverable += m.not_recoverable;
+  }
 };
 
 }  // namespace
@@ -47,10 +60,7 @@ Result<Outcome> podman_info_command(const LockPathArgs& a, const Context&) {
   const PodmanLayout& l = seg->layout();
   Counts c;
   for (uint32_t id = 0; id < l.locks; ++id) {
-    MutexState m = seg->lock(id);
-    c.allocated += seg->allocated(id);
-    c.held += m.held;
-    c.owner_died += m.owner_died;
+    c.add(seg->allocated(id), seg->lock(id));
   }
   Json doc;
   doc["path"] = seg->path();
@@ -63,7 +73,8 @@ Result<Outcome> podman_info_command(const LockPathArgs& a, const Context&) {
   doc["free"] = l.locks - c.allocated;
   doc["held"] = c.held;
   doc["owner_died"] = c.owner_died;
-  doc["segment_lock"] = mutex_json(seg->segment_lock());
+  doc["not_recoverable"] = c.not_recoverable;
+  doc["segment_lock"] = mutex_json(*seg, seg->segment_lock());
   Outcome out{std::move(doc), kExitOk};
   out.view = podman_info_view;
   return out;
@@ -99,30 +110,29 @@ Result<Outcome> podman_status_command(const LockStatusArgs& a, const Context&) {
     uint32_t id = all ? static_cast<uint32_t>(i) : ids[i];
     bool allocated = seg->allocated(id);
     MutexState m = seg->lock(id);
-    c.allocated += allocated;
-    c.held += m.held;
-    c.owner_died += m.owner_died;
-    bool locked = m.held || m.owner_died;
-    if ((a.held && !locked) || (a.stale && !m.owner_died) ||
+    c.add(allocated, m);
+    bool locked = m.held || m.owner_died || m.not_recoverable;
+    if ((a.held && !locked) || (a.stale && !m.owner_died && !m.not_recoverable) ||
         (a.allocated && !allocated) ||
         (in_use_only && !allocated && !locked))
       continue;
     Json j;
     j["id"] = id;
     j["allocated"] = allocated;
-    status.push_back(mutex_json(m, std::move(j)));
+    status.push_back(mutex_json(*seg, m, std::move(j)));
   }
   Json doc;
   doc["path"] = seg->path();
   doc["backend"] = "podman";
   doc["locks"] = l.locks;
-  doc["segment_lock"] = mutex_json(seg->segment_lock());
+  doc["segment_lock"] = mutex_json(*seg, seg->segment_lock());
   Json totals;
   totals["shown"] = status.size();
   totals["allocated"] = c.allocated;
   totals["free"] = n - c.allocated;
   totals["held"] = c.held;
   totals["owner_died"] = c.owner_died;
+  totals["not_recoverable"] = c.not_recoverable;
   doc["status"] = std::move(status);
   doc["totals"] = std::move(totals);
   Outcome out{std::move(doc), kExitOk};

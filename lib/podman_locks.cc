@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -75,14 +76,20 @@ Error refused(const std::string& path, const std::string& why) {
 
 std::string podman_default_path() {
   if (geteuid() == 0) return "/libpod_lock";
-  return "/libpod_rootless_lock_" + std::to_string(getuid());
+  return "/libpod_rootless_lock_" + std::to_string(geteuid());
 }
 
 MutexState mutex_state(uint32_t word, int32_t owner) {
   MutexState s;
   s.waiters = (word & kFutexWaiters) != 0;
-  s.not_recoverable = owner == kOwnerNotRecoverable;
   pid_t tid = static_cast<pid_t>(word & kFutexTidMask);
+  // First: a not-recoverable mutex may still carry the id of a thread
+  // that tried it (glibc's trylock leaves it), and is not held by it.
+  if (owner == kOwnerNotRecoverable) {
+    s.not_recoverable = true;
+    return s;
+  }
+  s.inconsistent = owner == kOwnerInconsistent && tid != 0;
   if (tid != 0) {
     s.held = true;
     s.holder_tid = tid;
@@ -118,12 +125,15 @@ Result<PodmanLayout> podman_layout(std::string_view head, uint64_t size,
   std::memcpy(&l.bitmaps, head.data() + kNumBitmapsAt, 4);
   std::memcpy(&l.locks, head.data() + kNumLocksAt, 4);
   l.size = size;
-  if (l.bitmaps == 0 || l.locks == 0 ||
-      l.locks > uint64_t{l.bitmaps} * kPodmanBitmapBits ||
-      l.locks <= (uint64_t{l.bitmaps} - 1) * kPodmanBitmapBits)
+  // podman makes num_locks a multiple of 32, in num_locks / 32 bitmaps.
+  if (l.bitmaps == 0 || l.locks != uint64_t{l.bitmaps} * kPodmanBitmapBits)
     return refused(path, "num_locks " + std::to_string(l.locks) +
                              " does not fit num_bitmaps " +
                              std::to_string(l.bitmaps) + " (32 locks each)");
+  if (l.locks > kPodmanMaxLocks)
+    return refused(path, "num_locks " + std::to_string(l.locks) +
+                             " is more than the " + std::to_string(kPodmanMaxLocks) +
+                             " this reader takes to be plausible");
   uint64_t want = kGroupsAt + uint64_t{l.bitmaps} * kGroupSize;
   if (size != want)
     return refused(path,
@@ -140,24 +150,30 @@ Result<PodmanLayout> podman_layout(std::string_view head, uint64_t size,
 
 Result<PodmanSegment> PodmanSegment::open(const std::string& name, bool shm) {
   std::string file = shm ? "/dev/shm" + name : name;
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
+  // Only a regular file is opened: opening a FIFO would block, and a
+  // device may act on being opened (a watchdog starts).
+  struct stat first;
+  if (lstat(file.c_str(), &first) != 0) {
     int err = errno;
-    return sys_error("open", err, file,
+    return sys_error("stat", err, file,
                      err == ENOENT ? "podman makes it on its first use (any "
                                      "podman command); rootless podman's is "
                                      "/libpod_rootless_lock_UID"
                                    : "");
   }
+  if (!S_ISREG(first.st_mode)) return refused(name, "not a regular file");
+  int fd = ::open(file.c_str(),
+                  O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return sys_error("open", errno, file);
   struct stat st;
   if (fstat(fd, &st) != 0) {
     int err = errno;
     ::close(fd);
     return sys_error("fstat", err, file);
   }
-  if (!S_ISREG(st.st_mode)) {
+  if (!S_ISREG(st.st_mode) || st.st_dev != first.st_dev || st.st_ino != first.st_ino) {
     ::close(fd);
-    return refused(name, "not a regular file");
+    return refused(name, "replaced while it was opened");
   }
   char head[kGroupsAt] = {};
   ssize_t n = pread(fd, head, sizeof head, 0);
@@ -178,7 +194,8 @@ Result<PodmanSegment> PodmanSegment::open(const std::string& name, bool shm) {
   int err = errno;
   ::close(fd);
   if (base == MAP_FAILED) return sys_error("mmap", err, file);
-  PodmanSegment seg(name, *layout, static_cast<const unsigned char*>(base));
+  PodmanSegment seg(name, *layout, static_cast<const unsigned char*>(base),
+                    st.st_dev, st.st_ino);
   // Every mutex must be of the kind podman makes: a mutex of another size
   // or layout shows here as garbage where the kind should be.
   auto kind_of = [](const unsigned char* m) {
@@ -195,7 +212,7 @@ Result<PodmanSegment> PodmanSegment::open(const std::string& name, bool shm) {
                              hex(static_cast<uint32_t>(kind_of(seg.base_ + kSegmentLockAt))) +
                              ", not the robust process-shared kind podman makes: "
                              "another ABI, or not podman's segment");
-  for (uint32_t id = 0; id < layout->bitmaps * kPodmanBitmapBits; ++id)
+  for (uint32_t id = 0; id < layout->locks; ++id)
     if (!podmans(kind_of(seg.mutex_at(id))))
       return refused(name, "lock " + std::to_string(id) + "'s mutex kind is " +
                                hex(static_cast<uint32_t>(kind_of(seg.mutex_at(id)))) +
@@ -205,7 +222,8 @@ Result<PodmanSegment> PodmanSegment::open(const std::string& name, bool shm) {
 }
 
 PodmanSegment::PodmanSegment(PodmanSegment&& other) noexcept
-    : path_(std::move(other.path_)), layout_(other.layout_), base_(other.base_) {
+    : path_(std::move(other.path_)), layout_(other.layout_), base_(other.base_),
+      dev_(other.dev_), ino_(other.ino_) {
   other.base_ = nullptr;
 }
 
@@ -251,6 +269,38 @@ std::optional<pid_t> parse_status_tgid(std::string_view status) {
   auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), pid);
   if (ec != std::errc() || p != rest.data() + rest.size() || pid <= 0)
     return std::nullopt;
+  return pid;
+}
+
+bool maps_file(std::string_view maps, dev_t dev, ino_t ino) {
+  char want[40];
+  std::snprintf(want, sizeof want, "%02x:%02x %llu", major(dev), minor(dev),
+                static_cast<unsigned long long>(ino));
+  std::string_view w(want);
+  while (!maps.empty()) {
+    size_t end = maps.find('\n');
+    std::string_view line = maps.substr(0, end);
+    maps.remove_prefix(end == std::string_view::npos ? maps.size() : end + 1);
+    // address perms offset dev inode path: the 4th and 5th fields.
+    size_t at = 0;
+    for (int field = 0; field < 3 && at != std::string_view::npos; ++field) {
+      at = line.find(' ', at);
+      if (at != std::string_view::npos) at = line.find_first_not_of(' ', at);
+    }
+    if (at == std::string_view::npos) continue;
+    std::string_view rest = line.substr(at);
+    if (rest.substr(0, w.size()) == w &&
+        (rest.size() == w.size() || rest[w.size()] == ' '))
+      return true;
+  }
+  return false;
+}
+
+std::optional<pid_t> PodmanSegment::holder_process(pid_t tid) const {
+  auto pid = thread_group(tid);
+  if (!pid) return std::nullopt;
+  auto maps = read_whole_file(("/proc/" + std::to_string(*pid) + "/maps").c_str());
+  if (!maps || !maps_file(*maps, dev_, ino_)) return std::nullopt;
   return pid;
 }
 

@@ -32,6 +32,9 @@ namespace ipctk {
 inline constexpr uint16_t kPodmanMagic = 0x87D1;
 inline constexpr size_t kPodmanHeaderSize = 56;
 inline constexpr uint32_t kPodmanBitmapBits = 32;
+/// More locks than any podman is configured with (its default is 2,048;
+/// 16M locks make a 644 MB object): a header saying so is corrupt.
+inline constexpr uint32_t kPodmanMaxLocks = uint32_t{1} << 24;
 
 /// podman's default path: /libpod_lock for root, /libpod_rootless_lock_UID
 /// for anyone else (its rootless mode).
@@ -42,9 +45,13 @@ std::string podman_default_path();
 /// kernel clears it and sets FUTEX_OWNER_DIED, and glibc's owner field
 /// still names the thread that had it.
 struct MutexState {
-  bool held = false;          // a live thread holds it
+  bool held = false;          // a thread holds it (its id is in the word)
   bool owner_died = false;    // its holder died holding it (EOWNERDEAD next)
+  /// Given up for good: a locker got EOWNERDEAD and unlocked without
+  /// pthread_mutex_consistent; every lock of it fails (ENOTRECOVERABLE).
   bool not_recoverable = false;
+  /// Taken after EOWNERDEAD and not yet made consistent.
+  bool inconsistent = false;
   bool waiters = false;       // FUTEX_WAITERS: threads sleep on it
   pid_t holder_tid = 0;       // the holder, or for owner_died the one that died
 };
@@ -78,23 +85,35 @@ class PodmanSegment {
   const PodmanLayout& layout() const { return layout_; }
   const std::string& path() const { return path_; }
 
+  /// The process of thread `tid` if it has this object mapped: a thread
+  /// id is only the holder's if its process uses the segment (an id of
+  /// another pid namespace, or one reused since, names another process).
+  std::optional<pid_t> holder_process(pid_t tid) const;
+
   bool allocated(uint32_t id) const;
   MutexState lock(uint32_t id) const;
   MutexState segment_lock() const;
 
  private:
-  PodmanSegment(std::string path, PodmanLayout layout, const unsigned char* base)
-      : path_(std::move(path)), layout_(layout), base_(base) {}
+  PodmanSegment(std::string path, PodmanLayout layout, const unsigned char* base,
+                dev_t dev, ino_t ino)
+      : path_(std::move(path)), layout_(layout), base_(base), dev_(dev), ino_(ino) {}
   const unsigned char* mutex_at(uint32_t id) const;
 
   std::string path_;
   PodmanLayout layout_;
   const unsigned char* base_ = nullptr;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
 };
 
 /// The process (thread group) of thread `tid`: "Tgid:" of /proc/TID/status,
 /// or none when there is no such thread.
 std::optional<pid_t> thread_group(pid_t tid);
+
+/// Whether a /proc/PID/maps text maps the file on device `dev` (its maps
+/// form "MAJOR:MINOR" in hex) with inode `ino`.
+bool maps_file(std::string_view maps, dev_t dev, ino_t ino);
 
 /// The "Tgid:" line of a /proc/TID/status text.
 std::optional<pid_t> parse_status_tgid(std::string_view status);

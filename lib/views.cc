@@ -120,7 +120,9 @@ Table limits_table() {
 
 /// A podman mutex's state in a word, and its holder.
 std::string mutex_state_text(const Json& m) {
+  if (m.at("not_recoverable").get<bool>()) return "NOT-RECOVERABLE";
   if (m.at("owner_died").get<bool>()) return "OWNER-DIED";
+  if (m.at("inconsistent").get<bool>()) return "held-inconsistent";
   return m.at("held").get<bool>() ? "held" : "free";
 }
 
@@ -128,7 +130,7 @@ std::string mutex_holder(const Json& m) {
   if (m.at("holder_tid").is_null()) return "-";
   std::string tid = "tid " + number(m.at("holder_tid"));
   if (m.at("owner_died").get<bool>()) return tid + " (gone)";
-  if (m.at("holder_pid").is_null()) return tid;
+  if (m.at("holder_pid").is_null()) return tid + " (not found)";
   std::string command = m.at("holder_command").is_null()
                             ? "" : m.at("holder_command").get<std::string>() + " ";
   return tid + " of " + command + "(" + number(m.at("holder_pid")) + ")";
@@ -327,7 +329,8 @@ std::string podman_status_view(const Json& d, const TableOptions& o) {
   const Json& seg = d.at("segment_lock");
   return out + "\n" + number(tot.at("shown")) + " shown; " +
          number(tot.at("allocated")) + " allocated, " + number(tot.at("held")) +
-         " held, " + number(tot.at("owner_died")) + " owner died, of " +
+         " held, " + number(tot.at("owner_died")) + " owner died, " +
+         number(tot.at("not_recoverable")) + " not recoverable, of " +
          number(d.at("locks")) + " locks in " + cell(d.at("path").get<std::string>()) +
          " (podman)\nsegment lock: " + mutex_state_text(seg) +
          (seg.at("holder_tid").is_null() ? "" : ", " + mutex_holder(seg)) + "\n";
@@ -345,6 +348,7 @@ std::string podman_info_view(const Json& d, const TableOptions& o) {
   f.add("free", number(d.at("free")));
   f.add("held", number(d.at("held")));
   f.add("owner_died", number(d.at("owner_died")));
+  f.add("not_recoverable", number(d.at("not_recoverable")));
   const Json& seg = d.at("segment_lock");
   f.add("segment_lock", mutex_state_text(seg) +
                             (seg.at("holder_tid").is_null() ? "" : ", " + mutex_holder(seg)));

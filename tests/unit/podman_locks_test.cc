@@ -1,6 +1,7 @@
 #include "podman_locks.h"
 
 #include <pthread.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -33,8 +34,7 @@ TEST_CASE("podman's layout with this build's mutex", "[podman]") {
   auto l = podman_layout(header(0x87D1, 0, 64, 2048), 82488, "/libpod_lock");
   REQUIRE(l);
   CHECK((l->bitmaps == 64 && l->locks == 2048 && l->size == 82488));
-  // A lock count that is not a multiple of 32 still fits its bitmaps.
-  CHECK(podman_layout(header(0x87D1, 0, 2, 40), size_for(2), "p"));
+  CHECK(podman_layout(header(0x87D1, 0, 1, 32), size_for(1), "p"));
 }
 
 TEST_CASE("what is not podman's layout is refused, saying what differs", "[podman]") {
@@ -60,6 +60,13 @@ TEST_CASE("what is not podman's layout is refused, saying what differs", "[podma
   CHECK_THAT(message(header(0x87D1, 0, 64, 2016), 82488),
              Catch::Contains("does not fit"));
   CHECK_THAT(message(header(0x87D1, 0, 0, 0), 56), Catch::Contains("does not fit"));
+  // podman writes a multiple of 32; counts that overflow 32 bits, or are
+  // implausibly large, are refused before any lock is read.
+  CHECK_THAT(message(header(0x87D1, 0, 2, 40), size_for(2)), Catch::Contains("does not fit"));
+  CHECK_THAT(message(header(0x87D1, 0, 1u << 27, 0xFFFFFFFFu), size_for(1u << 27)),
+             Catch::Contains("does not fit"));
+  CHECK_THAT(message(header(0x87D1, 0, 1u << 25, 1u << 30), size_for(1u << 25)),
+             Catch::Contains("more than the 16777216"));
   std::string ours(kPodmanHeaderSize, '\0');
   std::memcpy(ours.data(), kSegmentMagic, sizeof kSegmentMagic);
   CHECK_THAT(message(ours, 8448), Catch::Contains("is a shmctl-lock segment"));
@@ -82,7 +89,26 @@ TEST_CASE("a robust mutex's words", "[podman]") {
   // INT_MAX): held by the new thread.
   MutexState recovering = mutex_state(555, 0x7fffffff);
   CHECK((recovering.held && recovering.holder_tid == 555));
-  CHECK(mutex_state(0, 0x7ffffffe).not_recoverable);
+  MutexState recovering2 = mutex_state(555, 0x7fffffff);
+  CHECK(recovering2.inconsistent);
+  CHECK_FALSE(held.inconsistent);
+  // Not recoverable comes first: a trylock leaves its tid in the word.
+  MutexState gone = mutex_state(0, 0x7ffffffe);
+  CHECK((gone.not_recoverable && !gone.held));
+  MutexState tried = mutex_state(15000, 0x7ffffffe);
+  CHECK((tried.not_recoverable && !tried.held && tried.holder_tid == 0));
+}
+
+TEST_CASE("a mapping of a file in maps text", "[podman]") {
+  const char* maps =
+      "7f00-7f10 r--s 00000000 00:19 4242                       /dev/shm/libpod_lock\n"
+      "7f10-7f20 r-xp 00000000 fd:01 4242                       /usr/lib/x\n"
+      "7f20-7f30 rw-p 00000000 00:00 0\n";
+  CHECK(maps_file(maps, makedev(0, 0x19), 4242));
+  CHECK(maps_file(maps, makedev(0xfd, 1), 4242));
+  CHECK_FALSE(maps_file(maps, makedev(0, 0x19), 424));   // a prefix of the inode
+  CHECK_FALSE(maps_file(maps, makedev(0, 0x18), 4242));  // another device
+  CHECK_FALSE(maps_file("", makedev(0, 0x19), 4242));
 }
 
 TEST_CASE("a thread's process from /proc/TID/status", "[podman]") {
