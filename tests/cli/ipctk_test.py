@@ -20,20 +20,25 @@ BUILD_DIR = os.environ.get("IPCTK_BUILD_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..", "build"))
 
 
+def build_option(name):
+    """An option of the build under test, from meson's introspection; None
+    when it cannot be read."""
+    try:
+        with open(os.path.join(BUILD_DIR, "meson-info",
+                               "intro-buildoptions.json")) as f:
+            options = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return next((o["value"] for o in options if o["name"] == name), None)
+
+
 def _sanitized():
     """Whether the tools under test are a sanitizer build: IPCTK_SANITIZED
     (meson's test setup in such a build sets it), else the build's own
     options (a test file run by hand)."""
     if os.environ.get("IPCTK_SANITIZED"):
         return os.environ["IPCTK_SANITIZED"] != "0"
-    try:
-        with open(os.path.join(BUILD_DIR, "meson-info",
-                               "intro-buildoptions.json")) as f:
-            options = json.load(f)
-    except (OSError, ValueError):
-        return False
-    return any(o["name"] == "b_sanitize" and o["value"] not in ("none", [])
-               for o in options)
+    return build_option("b_sanitize") not in (None, "none", [])
 
 
 # A sanitizer build's tool takes about twenty times as long to run (70 ms

@@ -2,30 +2,18 @@
 "startup_bench.py"): no tool builds the standard streams at start-up, and
 tools/startup-order.txt still names the tools' functions."""
 
-import json
 import os
 import re
 import shutil
 import subprocess
 import unittest
 
-from ipctk_test import BUILD_DIR, SANITIZED, tool_path
+from ipctk_test import SANITIZED, build_option, tool_path
 
 TOOLS = ["sysv-shm", "sysv-sem", "shmctl-lock"]
 SOURCE_DIR = os.environ.get("IPCTK_SOURCE_DIR",
                             os.path.join(os.path.dirname(__file__), "..", ".."))
 ORDER = os.path.join(SOURCE_DIR, "tools", "startup-order.txt")
-
-
-def build_option(name):
-    """An option of the build under test, from meson's introspection."""
-    try:
-        with open(os.path.join(BUILD_DIR, "meson-info",
-                               "intro-buildoptions.json")) as f:
-            options = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return next((o["value"] for o in options if o["name"] == name), None)
 
 
 def symbols(path):
