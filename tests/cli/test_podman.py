@@ -35,6 +35,8 @@ KIND_AT = 16  # glibc x86_64: __kind of pthread_mutex_t
 EOWNERDEAD = 130
 
 PYTHON = "/usr/bin/python3"
+SOURCE_DIR = os.environ.get("IPCTK_SOURCE_DIR", os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 
 def mutex_offset(lock_id):
@@ -338,6 +340,46 @@ class PodmanFormatTest(IpcTestCase):
         err = self.assertError(self.inspect(path, "status"), 1, "EPROTO")
         self.assertIn("is a shmctl-lock segment, not podman's", err["message"])
         self.assertEqual(err["hint"], "drop --podman to read it")
+
+    def test_readme_session(self):
+        """The README's podman session, run again on a segment of podman's
+        layout with the same locks in use: the same tables."""
+        with open(os.path.join(SOURCE_DIR, "README.md")) as f:
+            text = f.read()
+        section = text.split("\n## Debugging podman's locks", 1)[1]
+        section = section.split("\n## ", 1)[0]
+        steps = []
+        for block in re.findall(r"^```\n(.*?)^```", section, re.S | re.M):
+            for line in block.splitlines():
+                if line.startswith("# "):
+                    steps.append((line[2:].split(), []))
+                else:
+                    steps[-1][1].append(line)
+        self.assertEqual(len(steps), 4)
+        path = self.segment(allocated=(0, 1, 2))
+        holder = None
+        for words, output in steps:
+            self.assertEqual(words[0], "shmctl-lock")
+            self.assertIn("--podman", words)
+            if "--path" in words:  # inspect() gives --podman --path itself
+                del words[words.index("--path"):words.index("--path") + 2]
+            words.remove("--podman")
+            # The README's third table shows lock 2 held, its fourth the
+            # holder killed.
+            wants = "\n".join(output)
+            if " held " in wants and holder is None:
+                holder, _ = self.hold(path, mutex_offset(2))
+            elif "OWNER-DIED" in wants and holder is not None:
+                holder.kill()
+                holder.wait()
+            r = self.inspect(path, *words[1:])
+            self.assertEqual((r.rc, r.err), (0, b""), r)
+            got = r.out.decode()
+            # Tids, pids and paths differ; the lines' shapes must not.
+            norm = lambda t: re.sub(r"\d+", "N", t.replace(path, "P").replace(
+                "/tmp/pdx/copy", "P").replace("/libpod_lock", "P"))
+            self.assertEqual([norm(l).split() for l in got.splitlines()],
+                             [norm(l).split() for l in output], words)
 
     def test_usage(self):
         path = self.segment(num_locks=32)
