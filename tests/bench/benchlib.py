@@ -159,6 +159,27 @@ class BenchBase:
         # "lines": {line name: [[x, y], ...]}} (see add_point).
         self.series = {}
 
+    def create_keyed_set(self):
+        """A new set of one semaphore (value 0) under a random key, made with
+        --excl by self.sem; returns (id, key). Every key tried stays in
+        self.tried_keys (the caller's set, which cleanup looks through for a
+        set a crash left) unless it turned out to be someone else's."""
+        for _ in range(50):
+            key = self.rng.randrange(0x10000000, 0x7fffffff)
+            self.tried_keys.add(key)
+            _, out, status, err = self.spawn_status(
+                [self.sem, "get", "--key", "0x%08x" % key, "--create",
+                 "--excl", "--nsems", "1"], capture=True)
+            if status == 0:
+                return json.loads(out)["id"], key
+            if b'"EEXIST"' not in err:
+                raise BenchError("sysv-sem get --key 0x%08x --create --excl "
+                                 "exited with %d: %s" % (
+                                     key, status,
+                                     err.decode("utf-8", "replace").strip()))
+            self.tried_keys.discard(key)   # someone else's: never touched
+        raise BenchError("no free semaphore key found in 50 tries")
+
     def add_point(self, plot, line, x, y, x_label="", y_label=""):
         """Records one point of a plot that --json writes out."""
         entry = self.series.setdefault(

@@ -101,23 +101,9 @@ class Bench(BenchBase):
     def make_set(self):
         """A new set of one semaphore (value 0) with a random unused key;
         returns (id, key)."""
-        for _ in range(50):
-            key = self.rng.randrange(0x10000000, 0x7fffffff)
-            self.tried_keys.add(key)
-            _, out, status, err = self.spawn_status(
-                [self.sem, "get", "--key", "0x%08x" % key, "--create",
-                 "--excl", "--nsems", "1"], capture=True)
-            if status == 0:
-                sem = json.loads(out)["id"]
-                self.set_ids[sem] = key
-                return sem, key
-            if b'"EEXIST"' not in err:
-                raise BenchError("sysv-sem get --key 0x%08x --create --excl "
-                                 "exited with %d: %s" % (
-                                     key, status,
-                                     err.decode("utf-8", "replace").strip()))
-            self.tried_keys.discard(key)   # someone else's: never touched
-        raise BenchError("no free key found in 50 tries")
+        sem, key = self.create_keyed_set()
+        self.set_ids[sem] = key
+        return sem, key
 
     def remove_set(self, sem):
         self.spawn([self.sem, "rm", str(sem)])

@@ -292,20 +292,9 @@ class Bench(BenchBase):
                      self.side_create_rm, self.side_ipcmk_rm, ("<=", 0.8))
 
     def make_set(self):
-        for _ in range(50):
-            key = self.rng.randrange(0x10000000, 0x7fffffff)
-            self.tried_keys.add(key)
-            _, out, status, err = self.spawn_status(
-                [self.sem, "get", "--key", "0x%08x" % key, "--create",
-                 "--excl", "--nsems", "1"], capture=True)
-            if status == 0:
-                sem = json.loads(out)["id"]
-                self.sets.add(sem)
-                return sem, key
-            if b'"EEXIST"' not in err:
-                raise BenchError("sysv-sem get: %s" % err.decode().strip())
-            self.tried_keys.discard(key)
-        raise BenchError("no free semaphore key found in 50 tries")
+        sem, key = self.create_keyed_set()
+        self.sets.add(sem)
+        return sem, key
 
     def bench_sem(self):
         sem, key = self.make_set()
